@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs every Debian package vsecret needs to build, test and benchmark.
+# Safe to run repeatedly. Needs root (or sudo) and network access to the Debian mirror.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends \
+  build-essential g++ cmake pkg-config ninja-build \
+  libxml2-dev libssl-dev libreadline-dev \
+  libgtest-dev libgmock-dev googletest libbenchmark-dev \
+  clang-format \
+  libvirt-clients libvirt-daemon python3-libvirt python3 \
+  libxml2-utils xxd procps util-linux

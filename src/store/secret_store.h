@@ -1,0 +1,79 @@
+// SecretStore: libvirt's on-disk layout for one driver instance (secret-driver spec §3).
+//
+//   <config_dir>/<uuid>.xml      canonical XML of a persistent secret (mode 0600)
+//   <config_dir>/<uuid>.base64   its value, base64, one line, no newline (mode 0600)
+//   <state_dir>/driver.pid       exclusive instance lock, holds the decimal pid, no newline
+//
+// The store performs file operations only; the semantics (which writes happen when, what a
+// load conflict means) live in SecretDriver. Every write is crash-safe: temp file "<name>.new"
+// (mode 0600), write, fsync, close, rename, fsync of the directory. On failure the temp file
+// is removed and the previous file is untouched.
+//
+// Thread-safety: a SecretStore is not internally synchronised; the driver serialises calls.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "vsecret/error.h"
+#include "vsecret/secret.h"
+#include "vsecret/secret_bytes.h"
+
+namespace vsecret {
+
+struct StorePaths {
+  std::string config_dir;  // XML and value files
+  std::string state_dir;   // driver.pid lock
+
+  // root/etc/secrets and root/run/secrets (the embedded layout).
+  static StorePaths ForRoot(const std::string& root);
+};
+
+class SecretStore {
+ public:
+  // Creates both directories (and missing parents) with mode 0700 when absent, then takes the
+  // instance lock. A second instance on the same state dir fails with
+  // "Failed to acquire pid file '<state_dir>/driver.pid': Resource temporarily unavailable".
+  static Result<std::unique_ptr<SecretStore>> Open(const StorePaths& paths, Env* env = Env::Default());
+  ~SecretStore();  // releases the lock and removes driver.pid
+
+  SecretStore(const SecretStore&) = delete;
+  SecretStore& operator=(const SecretStore&) = delete;
+
+  const StorePaths& paths() const { return paths_; }
+
+  // Names (not paths) of the "*.xml" entries of the config dir, in readdir order.
+  // A missing config dir gives an empty list.
+  Result<std::vector<std::string>> ListDefinitionFiles() const;
+  // Reads and parses <config_dir>/<file_name> without schema validation (libxml2 messages
+  // name the file path), then checks that file_name is "<canonical uuid>.xml":
+  // "internal error: <uuid> does not match secret file name '<file_name>'".
+  Result<SecretDef> ReadDefinition(const std::string& file_name) const;
+  // The stored value of a secret, or nullopt when it has no value file. Read or decode
+  // failures are errors (e.g. "cannot read '<path>': Is a directory").
+  Result<std::optional<SecretBytes>> ReadValue(const Uuid& uuid) const;
+
+  Result<void> WriteDefinition(const SecretDef& def);
+  // Writes the value file, then removes value files of the other formats (errors ignored).
+  Result<void> WriteValue(const Uuid& uuid, const SecretBytes& value);
+  // Unlinks <uuid>.xml; ENOENT is success, any other error is
+  // "cannot unlink '<path>': <strerror>".
+  Result<void> DeleteDefinition(const Uuid& uuid);
+  // Unlinks every value file of the secret, ignoring errors.
+  void DeleteValues(const Uuid& uuid);
+
+  std::string DefinitionPath(const Uuid& uuid) const;
+  std::string ValuePath(const Uuid& uuid) const;
+
+ private:
+  SecretStore(StorePaths paths, Env* env, int lock_fd);
+
+  StorePaths paths_;
+  Env* env_;
+  int lock_fd_;
+};
+
+}  // namespace vsecret
