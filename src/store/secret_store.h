@@ -12,12 +12,15 @@
 // Thread-safety: a SecretStore is not internally synchronised; the driver serialises calls.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/env.h"
+#include "store/value_codec.h"
 #include "vsecret/error.h"
 #include "vsecret/secret.h"
 #include "vsecret/secret_bytes.h"
@@ -34,6 +37,10 @@ struct StorePaths {
 
 class SecretStore {
  public:
+  // Value files larger than this are refused on read (libvirt 12.x: "more won't fit in the RPC
+  // buffer"); the same bound applies to definition files.
+  static constexpr std::size_t kMaxValueFileBytes = 10 * 1024 * 1024;
+
   // Creates both directories (and missing parents) with mode 0700 when absent, then takes the
   // instance lock. A second instance on the same state dir fails with
   // "Failed to acquire pid file '<state_dir>/driver.pid': Resource temporarily unavailable".
@@ -69,11 +76,16 @@ class SecretStore {
   std::string ValuePath(const Uuid& uuid) const;
 
  private:
-  SecretStore(StorePaths paths, Env* env, int lock_fd);
+  SecretStore(StorePaths paths, Env* env, std::unique_ptr<PidFileLock> lock);
+
+  std::string ConfigPath(std::string_view file_name) const;
 
   StorePaths paths_;
-  Env* env_;
-  int lock_fd_;
+  Env* env_;  // not owned; outlives the store
+  std::unique_ptr<PidFileLock> lock_;
+  // The format new values are written in, and the one ReadValue reads. Files of the other known
+  // formats are removed after a write and ignored on read (as libvirt 9.0 ignores .aes256cbc).
+  std::unique_ptr<ValueCodec> value_codec_;
 };
 
 }  // namespace vsecret
