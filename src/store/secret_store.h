@@ -41,9 +41,12 @@ class SecretStore {
   // buffer"); the same bound applies to definition files.
   static constexpr std::size_t kMaxValueFileBytes = 10 * 1024 * 1024;
 
-  // Creates both directories (and missing parents) with mode 0700 when absent, then takes the
-  // instance lock. A second instance on the same state dir fails with
+  // Creates both directories (and missing parents) with mode 0700 when absent, existing ones
+  // untouched ("cannot create config|state directory '<dir>': <strerror>"), then takes the
+  // instance lock: <state_dir>/driver.pid (0644 before the umask) holding the decimal pid. A
+  // second instance on the same state dir, in this process or another, fails with
   // "Failed to acquire pid file '<state_dir>/driver.pid': Resource temporarily unavailable".
+  // The lock conflicts with libvirt's own, so vsecret and libvirtd cannot share a root.
   static Result<std::unique_ptr<SecretStore>> Open(const StorePaths& paths, Env* env = Env::Default());
   ~SecretStore();  // releases the lock and removes driver.pid
 
@@ -52,17 +55,24 @@ class SecretStore {
 
   const StorePaths& paths() const { return paths_; }
 
-  // Names (not paths) of the "*.xml" entries of the config dir, in readdir order.
-  // A missing config dir gives an empty list.
+  // Names (not paths) of the "*.xml" entries of the config dir, in readdir order; "*.xml.new"
+  // leftovers of an interrupted write are not listed. A missing config dir gives an empty list;
+  // another listing failure is "cannot open directory '<dir>': <strerror>".
   Result<std::vector<std::string>> ListDefinitionFiles() const;
   // Reads and parses <config_dir>/<file_name> without schema validation (libxml2 messages
   // name the file path), then checks that file_name is "<canonical uuid>.xml":
-  // "internal error: <uuid> does not match secret file name '<file_name>'".
+  // "internal error: <uuid> does not match secret file name '<file_name>'" (the "<uuid>" is
+  // literal, as in libvirt). An unreadable file is "XML error: failed to parse xml document
+  // '<path>'" (the reason is logged); a directory parses as an empty document, as in libvirt.
   Result<SecretDef> ReadDefinition(const std::string& file_name) const;
   // The stored value of a secret, or nullopt when it has no value file. Read or decode
-  // failures are errors (e.g. "cannot read '<path>': Is a directory").
+  // failures are errors: "cannot open '<path>': <strerror>", "cannot read '<path>': <strerror>"
+  // (e.g. "Is a directory"), and for a file over kMaxValueFileBytes
+  // "Failed to read file '<path>': Value too large for defined data type".
   Result<std::optional<SecretBytes>> ReadValue(const Uuid& uuid) const;
 
+  // Both writes replace the file atomically (see store/atomic_file.h for the failure messages);
+  // on failure the previous file is intact and no "<name>.new" is left behind.
   Result<void> WriteDefinition(const SecretDef& def);
   // Writes the value file, then removes value files of the other formats (errors ignored).
   Result<void> WriteValue(const Uuid& uuid, const SecretBytes& value);
