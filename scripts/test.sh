@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds everything with warnings as errors and runs the whole test suite: unit tests,
+# conformance against the installed libvirt, and fault tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -DVSECRET_WERROR=ON
+cmake --build build -j"$(nproc)"
+ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
