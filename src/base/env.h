@@ -56,7 +56,9 @@ struct IoError {
 template <typename T>
 using IoResult = std::expected<T, IoError>;
 
-inline std::unexpected<IoError> IoFail(IoOp op, int errnum) { return std::unexpected<IoError>(IoError{op, errnum}); }
+inline std::unexpected<IoError> IoFail(IoOp op, int errnum) {
+  return std::unexpected<IoError>(IoError{op, errnum});
+}
 
 // A file open for writing. The destructor closes the descriptor if Close() was not called,
 // ignoring errors (the caller is on a failure path then).

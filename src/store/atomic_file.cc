@@ -30,7 +30,8 @@ void SyncDirOrLog(Env* env, const std::string& dir) {
   auto synced = env->SyncDir(dir);
   // Some file systems do not support fsync on directories; there is nothing more to do there.
   if (!synced && synced.error().errnum != EINVAL) {
-    Log(LogLevel::kWarning, kLogWhere, "cannot sync directory " + Quoted(dir) + ": " + Strerror(synced.error().errnum));
+    Log(LogLevel::kWarning, kLogWhere,
+        "cannot sync directory " + Quoted(dir) + ": " + Strerror(synced.error().errnum));
   }
 }
 

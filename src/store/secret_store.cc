@@ -30,17 +30,20 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-// virPidFileAcquirePath's message for each step of taking the lock.
-std::unexpected<Error> PidFileError(const IoError& err, const std::string& path) {
-  std::string what;
-  switch (err.op) {
-    case IoOp::kOpen: what = "Failed to open pid file "; break;
-    case IoOp::kStat: what = "Unable to check status of pid file "; break;
-    case IoOp::kTruncate: what = "Failed to truncate pid file "; break;
-    case IoOp::kWrite: what = "Failed to write to pid file "; break;
-    default: what = "Failed to acquire pid file "; break;
+// virPidFileAcquirePath's wording for each step of taking the lock.
+const char* PidFileStepMessage(IoOp op) {
+  switch (op) {
+    case IoOp::kOpen:
+      return "Failed to open pid file ";
+    case IoOp::kStat:
+      return "Unable to check status of pid file ";
+    case IoOp::kTruncate:
+      return "Failed to truncate pid file ";
+    case IoOp::kWrite:
+      return "Failed to write to pid file ";
+    default:
+      return "Failed to acquire pid file ";
   }
-  return SystemError(ErrorDomain::kNone, err.errnum, what + Quoted(path));
 }
 
 }  // namespace
@@ -67,7 +70,10 @@ Result<std::unique_ptr<SecretStore>> SecretStore::Open(const StorePaths& paths, 
   // even when a directory is given with a trailing slash.
   const std::string pid_path = paths.state_dir + "/" + std::string(kPidFileName);
   auto lock = env->LockPidFile(pid_path, ::getpid());
-  if (!lock) return PidFileError(lock.error(), pid_path);
+  if (!lock) {
+    return SystemError(ErrorDomain::kNone, lock.error().errnum,
+                       PidFileStepMessage(lock.error().op) + Quoted(pid_path));
+  }
   return std::unique_ptr<SecretStore>(new SecretStore(paths, env, std::move(*lock)));
 }
 
@@ -119,7 +125,10 @@ Result<SecretDef> SecretStore::ReadDefinition(const std::string& file_name) cons
     }
     content = SecretBytes();
   }
-  auto def = ParseSecretXml(content->AsStringView(), 0, path);
+  // An empty buffer has no data pointer; hand the parser a real empty string instead, which is
+  // what it sees for an empty file.
+  const std::string_view xml = content->empty() ? std::string_view("") : content->AsStringView();
+  auto def = ParseSecretXml(xml, 0, path);
   if (!def) return std::unexpected(def.error());
   if (file_name != def->uuid.ToString() + std::string(kDefinitionExtension)) {
     // "<uuid>" is literal text in libvirt's message, not a placeholder.
@@ -152,7 +161,8 @@ Result<void> SecretStore::WriteDefinition(const SecretDef& def) {
   const std::string xml = FormatSecretXml(def);
   return RewriteFileAtomically(
       env_, DefinitionPath(def.uuid),
-      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(xml.data()), xml.size()), kFileMode);
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(xml.data()), xml.size()),
+      kFileMode);
 }
 
 Result<void> SecretStore::WriteValue(const Uuid& uuid, const SecretBytes& value) {

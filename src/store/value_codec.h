@@ -36,7 +36,7 @@ inline constexpr std::string_view kAes256CbcExtension = ".aes256cbc";
 
 // Every value-file extension written by libvirt or vsecret, in the reference's load order.
 inline constexpr std::array<std::string_view, 2> kValueFileExtensions = {kAes256CbcExtension,
-                                                                          kBase64Extension};
+                                                                         kBase64Extension};
 
 // "<uuid>.base64": standard alphabet with padding, one line, no newline; decoding skips every
 // byte outside the alphabet (glib semantics), so it never fails.

@@ -2,6 +2,7 @@
 #include "base/env.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 #include <cerrno>
 #include <filesystem>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "test_util.h"
 

@@ -2,6 +2,7 @@
 // instance lock (spec §3, checklist 30-32, 44-45, 49-52).
 #include "store/secret_store.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/log.h"
 #include "conf/secret_xml.h"
@@ -166,7 +165,8 @@ TEST_F(SecretStoreTest, OpenWithConfigDirThroughAFileFails) {
   StorePaths state{tmp_.path() + "/etc2", tmp_.path() + "/plain/run"};
   store = SecretStore::Open(state);
   ASSERT_FALSE(store.has_value());
-  EXPECT_EQ(store.error().message(), "cannot create state directory '" + state.state_dir + "': Not a directory");
+  EXPECT_EQ(store.error().message(),
+            "cannot create state directory '" + state.state_dir + "': Not a directory");
 }
 
 TEST_F(SecretStoreTest, Paths) {
@@ -220,7 +220,8 @@ TEST_F(SecretStoreTest, WriteOverwritesStaleTempFile) {
 
 TEST_F(SecretStoreTest, WriteValueRemovesOtherFormatOnly) {
   const Uuid uuid = TestUuid();
-  WriteFileRaw(ConfigFile(std::string(kUuidText) + ".aes256cbc"), "oKGio6SlpqeoqaqrrK2urwiBWyD2LXJijfbHA64vSrg=");
+  WriteFileRaw(ConfigFile(std::string(kUuidText) + ".aes256cbc"),
+               "oKGio6SlpqeoqaqrrK2urwiBWyD2LXJijfbHA64vSrg=");
   WriteFileRaw(ConfigFile(std::string(kOtherUuidText) + ".aes256cbc"), "other");
   ASSERT_TRUE(store_->WriteValue(uuid, SecretBytes(std::string_view("v"))).has_value());
   EXPECT_FALSE(FileExists(ConfigFile(std::string(kUuidText) + ".aes256cbc")));
@@ -246,7 +247,8 @@ TEST_F(SecretStoreTest, ReadValueWithoutFileIsNullopt) {
 
 TEST_F(SecretStoreTest, ReadValueIgnoresEncryptedFormatForNow) {
   // As libvirt 9.0 does: without a key there is no codec for it, and the secret has no value.
-  WriteFileRaw(ConfigFile(std::string(kUuidText) + ".aes256cbc"), "oKGio6SlpqeoqaqrrK2urwiBWyD2LXJijfbHA64vSrg=");
+  WriteFileRaw(ConfigFile(std::string(kUuidText) + ".aes256cbc"),
+               "oKGio6SlpqeoqaqrrK2urwiBWyD2LXJijfbHA64vSrg=");
   auto value = store_->ReadValue(TestUuid());
   ASSERT_TRUE(value.has_value());
   EXPECT_FALSE(value->has_value());
@@ -290,7 +292,8 @@ TEST_F(SecretStoreTest, ReadValueCapIs10MiB) {
   WriteFileRaw(path, std::string(SecretStore::kMaxValueFileBytes + 1, 'A'));
   auto over = store_->ReadValue(TestUuid());
   ASSERT_FALSE(over.has_value());
-  EXPECT_EQ(over.error().message(), "Failed to read file '" + path + "': Value too large for defined data type");
+  EXPECT_EQ(over.error().message(),
+            "Failed to read file '" + path + "': Value too large for defined data type");
 }
 
 TEST_F(SecretStoreTest, ListDefinitionFilesKeepsOnlyXmlSuffix) {
@@ -353,15 +356,16 @@ TEST_F(SecretStoreTest, ReadDefinitionRejectsUpperCaseName) {
   WriteFileRaw(ConfigFile(upper + ".xml"), FormatSecretXml(TestDef()));
   auto read = store_->ReadDefinition(upper + ".xml");
   ASSERT_FALSE(read.has_value());
-  EXPECT_EQ(read.error().message(), "internal error: <uuid> does not match secret file name '" + upper + ".xml'");
+  EXPECT_EQ(read.error().message(),
+            "internal error: <uuid> does not match secret file name '" + upper + ".xml'");
 }
 
 TEST_F(SecretStoreTest, ReadDefinitionOfOtherUuidsFileIsMismatch) {
   WriteFileRaw(ConfigFile(std::string(kOtherUuidText) + ".xml"), FormatSecretXml(TestDef()));
   auto read = store_->ReadDefinition(std::string(kOtherUuidText) + ".xml");
   ASSERT_FALSE(read.has_value());
-  EXPECT_EQ(read.error().message(),
-            std::string("internal error: <uuid> does not match secret file name '") + kOtherUuidText + ".xml'");
+  EXPECT_EQ(read.error().message(), std::string("internal error: <uuid> does not match secret file name '") +
+                                        kOtherUuidText + ".xml'");
 }
 
 TEST_F(SecretStoreTest, ReadDefinitionParseErrorNamesThePath) {
@@ -421,8 +425,9 @@ TEST_F(SecretStoreTest, DeleteValuesRemovesEveryFormat) {
   WriteFileRaw(ConfigFile(std::string(kUuidText) + ".aes256cbc"), "y");
   WriteFileRaw(ConfigFile(std::string(kOtherUuidText) + ".base64"), "z");
   store_->DeleteValues(uuid);
-  EXPECT_EQ(SortedChildren(paths_.config_dir),
-            (std::vector<std::string>{std::string(kOtherUuidText) + ".base64", std::string(kUuidText) + ".xml"}));
+  EXPECT_EQ(
+      SortedChildren(paths_.config_dir),
+      (std::vector<std::string>{std::string(kUuidText) + ".xml", std::string(kOtherUuidText) + ".base64"}));
 }
 
 TEST_F(SecretStoreTest, TrailingSlashGivesLibvirtStyleDoubleSlash) {

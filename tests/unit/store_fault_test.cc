@@ -1,6 +1,7 @@
 // Fault tests of the store: injected I/O failures, a read-only directory, corrupt files, and
 // SIGKILL in the middle of rewrites. In every case the previous file content must survive
 // intact and no "<name>.new" may be left behind by a failed (not killed) write.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,8 +18,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/env.h"
 #include "base/log.h"
@@ -105,7 +104,8 @@ class FaultEnv : public EnvWrapper {
     return EnvWrapper::RenameFile(from, to);
   }
   IoResult<void> RemoveFile(const std::string& path) override {
-    if (remove_errno != 0 && path.find(".new") == std::string::npos) return IoFail(IoOp::kUnlink, remove_errno);
+    if (remove_errno != 0 && path.find(".new") == std::string::npos)
+      return IoFail(IoOp::kUnlink, remove_errno);
     return EnvWrapper::RemoveFile(path);
   }
   IoResult<void> SyncDir(const std::string& dir) override {
@@ -150,7 +150,8 @@ class StoreFaultTest : public ::testing::Test {
   }
 
   // Attempts both rewrites and checks each failed with `message_for(tmp)`, leaving the old files.
-  void ExpectBothWritesFailCleanly(const std::function<std::string(const std::string&, const std::string&)>& msg) {
+  void ExpectBothWritesFailCleanly(
+      const std::function<std::string(const std::string&, const std::string&)>& msg) {
     const std::string xml = store_->DefinitionPath(TestUuid());
     const std::string value = store_->ValuePath(TestUuid());
     auto def_written = store_->WriteDefinition(TestDef("new"));
@@ -284,7 +285,8 @@ TEST_F(StoreFaultTest, ReadValueOpenFailure) {
   env_.open_errno = EACCES;
   auto value = store_->ReadValue(TestUuid());
   ASSERT_FALSE(value.has_value());
-  EXPECT_EQ(value.error().message(), "cannot open '" + store_->ValuePath(TestUuid()) + "': Permission denied");
+  EXPECT_EQ(value.error().message(),
+            "cannot open '" + store_->ValuePath(TestUuid()) + "': Permission denied");
   auto def = store_->ReadDefinition(std::string(kUuidText) + ".xml");
   ASSERT_FALSE(def.has_value());
   EXPECT_EQ(def.error().message(),
@@ -296,7 +298,8 @@ TEST_F(StoreFaultTest, OpenFailures) {
   env_.mkdir_errno = EACCES;
   auto store = SecretStore::Open(paths_, &env_);
   ASSERT_FALSE(store.has_value());
-  EXPECT_EQ(store.error().message(), "cannot create config directory '" + paths_.config_dir + "': Permission denied");
+  EXPECT_EQ(store.error().message(),
+            "cannot create config directory '" + paths_.config_dir + "': Permission denied");
   env_.mkdir_errno = 0;
 
   const std::string pid = paths_.state_dir + "/driver.pid";
@@ -410,7 +413,8 @@ TEST(StoreKillTest, KillDuringRewriteLeavesOldOrNewComplete) {
     ASSERT_TRUE(value.has_value()) << "round " << round << ": " << value.error().message();
     ASSERT_TRUE(value->has_value()) << "round " << round;
     const std::string_view got = (*value)->AsStringView();
-    ASSERT_TRUE(got == value_a || got == value_b) << "round " << round << ": torn value of size " << got.size();
+    ASSERT_TRUE(got == value_a || got == value_b)
+        << "round " << round << ": torn value of size " << got.size();
     saw_b += *def == def_b ? 1 : 0;
     for (const auto& entry : fs::directory_iterator(paths.config_dir)) {
       saw_temp += entry.path().extension() == ".new" ? 1 : 0;
