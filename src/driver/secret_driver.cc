@@ -361,6 +361,9 @@ void SecretDriver::LoadAllLocked(bool reload) {
       if (existing != nullptr && reload) EraseLocked(def.uuid);
       continue;
     }
+    // An empty value file (libvirt 9.0 loads it as a zero-length value that get-value then
+    // fails on with "cause is unknown") means no value here.
+    if (*item.value && (*item.value)->empty()) item.value->reset();
     if (existing != nullptr) {
       ReindexLocked(existing->def, def);
       existing->def = std::move(def);

@@ -177,7 +177,9 @@ SCENARIOS = {
             "secret-set-value %s --interactive --base64 aGk=" % U1,
             "secret-set-value %s --interactive --plain" % U1,
             "secret-set-value %s --interactive --file {F}/plain.txt" % U1,
-            "secret-set-value %s --base64 cHJpdg==" % U2, "secret-get-value %s" % U2,
+            # Private get-value is in cli_spec_test.py: libvirt 9.0's embedded mode fails it with
+            # "No current identity" instead of "secret is private".
+            "secret-set-value %s --base64 cHJpdg==" % U2,
             "secret-get-value %s" % U3,
             "secret-set-value %s --base64 aGk=" % U4, "secret-get-value %s" % U4,
             "secret-get-value not-a-uuid", "secret-set-value not-a-uuid aGk=",

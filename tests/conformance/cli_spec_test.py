@@ -106,6 +106,14 @@ class CliSpec(unittest.TestCase):
         r = self.vs.cmd(["secret-get-value", U1])
         self.assertEqual(r.out, b"aGk=\n")
 
+    def test_private_value_never_readable(self):
+        self.define("p.xml", "<secret private='yes'><uuid>%s</uuid></secret>" % U1)
+        self.assertEqual(self.vs.cmd(["secret-set-value", U1, "cHJpdg=="]).rc, 0)
+        r = self.vs.cmd(["secret-get-value", U1])
+        self.assertEqual((r.rc, r.out, r.err), (1, b"\n", b"error: Invalid secret: secret is private\n"))
+        r = self.vs.cmd(["secret-get-value", "--plain", U1], ["-r"])
+        self.assertEqual(r.err, b"error: operation forbidden: read only access prevents virSecretGetValue\n")
+
     def test_retype_redefine_cannot_duplicate_usage(self):
         self.define("a.xml", "<secret><uuid>%s</uuid><usage type='ceph'><name>x</name></usage></secret>" % U1)
         self.define("b.xml", "<secret><uuid>%s</uuid><usage type='iscsi'><target>x</target></usage></secret>" % U2)

