@@ -29,13 +29,15 @@ namespace secret_xml_internal {
 // Not in the header on purpose: the two halves of ParseSecretXml, exposed only so that the unit
 // tests can compare them (they declare these themselves).
 std::optional<SecretDef> ParseCanonicalSecretXml(std::string_view xml);
-Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags, std::string_view source_name);
+Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
+                                           std::string_view source_name);
 }  // namespace secret_xml_internal
 
 namespace {
 
-// The document name libvirt gives API input. Such input arrives as a C string, so libvirt never
-// sees past an embedded NUL; a file is read whole by libxml2.
+// The document name libvirt gives API input. libvirt hands such input to libxml2 as a C string
+// (xmlCtxtReadDoc), which ends at the first NUL and, in libxml2 2.9, ignores the encoding
+// declaration; a file goes through an I/O buffer that honours it.
 constexpr std::string_view kApiSourceName = "(definition_of_secret)";
 
 // libvirt's XML_PARSE flags for every document (virXMLParseHelper): no network access, no
@@ -134,7 +136,9 @@ void CatchSyntaxError(void* ctx, const char* /*msg*/, ...) {
   std::string context;
   while (*cur != 0 && *cur != '\n' && *cur != '\r') context.push_back(static_cast<char>(*cur++));
   std::string caret;
-  for (std::size_t n = 0; n < column && n < context.size(); ++n) caret.push_back(context[n] == '\t' ? '\t' : '-');
+  for (std::size_t n = 0; n < column && n < context.size(); ++n) {
+    caret.push_back(context[n] == '\t' ? '\t' : '-');
+  }
   caret.push_back('^');
   // libvirt formats an empty context line from a NULL buffer, which glibc prints as "(null)".
   if (context.empty()) context = "(null)";
@@ -142,7 +146,8 @@ void CatchSyntaxError(void* ctx, const char* /*msg*/, ...) {
   const xmlError& e = pctxt->lastError;
   std::string text = e.file != nullptr ? std::string(e.file) + ":" : std::string("at line ");
   text += std::to_string(e.line) + ": " + e.message + context + "\n" + caret;
-  const ErrorDomain domain = pctxt->_private == &g_secret_domain_tag ? ErrorDomain::kSecret : ErrorDomain::kXml;
+  const ErrorDomain domain =
+      pctxt->_private == &g_secret_domain_tag ? ErrorDomain::kSecret : ErrorDomain::kXml;
   slot->error = Error(ErrorCode::kXmlDetail, domain, std::move(text));
 }
 
@@ -175,8 +180,8 @@ std::string SchemaPath() {
 Result<void> ValidateAgainstSchema(xmlDoc* doc) {
   const std::string path = SchemaPath();
   std::string messages;
-  std::unique_ptr<xmlRelaxNGParserCtxt, RngParserFree> parser(xmlRelaxNGNewMemParserCtxt(
-      schemas::k_secret.data(), static_cast<int>(schemas::k_secret.size())));
+  std::unique_ptr<xmlRelaxNGParserCtxt, RngParserFree> parser(
+      xmlRelaxNGNewMemParserCtxt(schemas::k_secret.data(), static_cast<int>(schemas::k_secret.size())));
   if (!parser) return InternalError(ErrorDomain::kXml, "Unable to create RNG parser for " + path);
   xmlRelaxNGSetParserErrors(parser.get(), AppendRngMessage, DiscardMessage, &messages);
   std::unique_ptr<xmlRelaxNG, RngFree> grammar(xmlRelaxNGParse(parser.get()));
@@ -198,9 +203,12 @@ Result<void> ValidateAgainstSchema(xmlDoc* doc) {
 // its flattened text (text and CDATA of all descendants and entity references, nothing else), and
 // virXPathString treats "" as absent.
 
+bool SameName(const xmlChar* actual, const char* wanted) {
+  return xmlStrEqual(actual, reinterpret_cast<const xmlChar*>(wanted)) != 0;
+}
+
 bool IsNamed(const xmlNode* node, const char* name) {
-  return node->type == XML_ELEMENT_NODE && node->ns == nullptr &&
-         xmlStrEqual(node->name, reinterpret_cast<const xmlChar*>(name));
+  return node->type == XML_ELEMENT_NODE && node->ns == nullptr && SameName(node->name, name);
 }
 
 const xmlNode* FirstChild(const xmlNode* parent, const char* name) {
@@ -212,7 +220,7 @@ const xmlNode* FirstChild(const xmlNode* parent, const char* name) {
 
 const xmlAttr* FindAttr(const xmlNode* node, const char* name) {
   for (const xmlAttr* a = node->properties; a != nullptr; a = a->next) {
-    if (a->ns == nullptr && xmlStrEqual(a->name, reinterpret_cast<const xmlChar*>(name))) return a;
+    if (a->ns == nullptr && SameName(a->name, name)) return a;
   }
   return nullptr;
 }
@@ -474,14 +482,16 @@ std::optional<SecretDef> ParseCanonicalSecretXml(std::string_view xml) {
   return def;
 }
 
-Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags, std::string_view source_name) {
+Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
+                                           std::string_view source_name) {
   EnsureLibxmlInitialised();
-  if (source_name == kApiSourceName) xml = xml.substr(0, xml.find('\0'));
-  if (xml.size() > static_cast<std::size_t>(INT_MAX)) {
-    return Fail(ErrorCode::kXmlError, ErrorDomain::kSecret,
-                "XML error: failed to parse xml document '" + std::string(source_name) + "'");
-  }
   const std::string name(source_name);
+  const bool from_api = source_name == kApiSourceName;
+  const std::string c_string = from_api ? std::string(xml.substr(0, xml.find('\0'))) : std::string();
+  if (!from_api && xml.size() > static_cast<std::size_t>(INT_MAX)) {
+    return Fail(ErrorCode::kXmlError, ErrorDomain::kSecret,
+                "XML error: failed to parse xml document '" + name + "'");
+  }
 
   ScopedLibxmlErrorRouting routing;
   SyntaxErrorSlot slot;
@@ -490,8 +500,11 @@ Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
   if (!pctxt || pctxt->sax == nullptr) std::abort();  // allocation failure, as libvirt does
   pctxt->_private = &g_secret_domain_tag;
   pctxt->sax->error = CatchSyntaxError;
-  std::unique_ptr<xmlDoc, DocFree> doc(xmlCtxtReadMemory(pctxt.get(), xml.data(), static_cast<int>(xml.size()),
-                                                         name.c_str(), nullptr, kParseOptions));
+  std::unique_ptr<xmlDoc, DocFree> doc(
+      from_api ? xmlCtxtReadDoc(pctxt.get(), reinterpret_cast<const xmlChar*>(c_string.c_str()), name.c_str(),
+                                nullptr, kParseOptions)
+               : xmlCtxtReadMemory(pctxt.get(), xml.data(), static_cast<int>(xml.size()), name.c_str(),
+                                   nullptr, kParseOptions));
   t_syntax_errors = nullptr;
 
   if (!doc) {
@@ -501,7 +514,8 @@ Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
   }
   const xmlNode* root = xmlDocGetRootElement(doc.get());
   if (root == nullptr) return InternalError(ErrorDomain::kSecret, "missing root element");
-  if (!xmlStrEqual(root->name, reinterpret_cast<const xmlChar*>("secret"))) {
+  // libvirt compares only the local name, so a namespaced root passes (spec §1.2 quirk).
+  if (!SameName(root->name, "secret")) {
     return XmlError(ErrorDomain::kXml, std::string("expecting root element of 'secret', not '") +
                                            reinterpret_cast<const char*>(root->name) + "'");
   }
@@ -515,7 +529,9 @@ Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
 
 Result<SecretDef> ParseSecretXml(std::string_view xml, unsigned flags, std::string_view source_name) {
   if ((flags & kDefineValidate) == 0) {
-    if (std::optional<SecretDef> def = secret_xml_internal::ParseCanonicalSecretXml(xml)) return *std::move(def);
+    if (std::optional<SecretDef> def = secret_xml_internal::ParseCanonicalSecretXml(xml)) {
+      return *std::move(def);
+    }
   }
   return secret_xml_internal::ParseSecretXmlWithLibxml(xml, flags, source_name);
 }

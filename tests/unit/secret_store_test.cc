@@ -72,7 +72,7 @@ class SecretStoreTest : public ::testing::Test {
   std::unique_ptr<SecretStore> store_;
 };
 
-TEST(StorePathsTest, ForRootIsTheEmbeddedLayout) {
+TEST(SecretStorePathsTest, ForRootIsTheEmbeddedLayout) {
   const StorePaths paths = StorePaths::ForRoot("/srv/x");
   EXPECT_EQ(paths.config_dir, "/srv/x/etc/secrets");
   EXPECT_EQ(paths.state_dir, "/srv/x/run/secrets");

@@ -363,7 +363,7 @@ TEST_F(StoreFaultTest, CorruptValueFileDecodesLeniently) {
 
 // SIGKILL a writer at random moments: whatever is on disk afterwards must be one of the two
 // complete versions, and leftovers of the interrupted write must not be listed.
-TEST(StoreKillTest, KillDuringRewriteLeavesOldOrNewComplete) {
+TEST(StoreFaultKillTest, KillDuringRewriteLeavesOldOrNewComplete) {
   testing::TempDir tmp;
   const StorePaths paths = StorePaths::ForRoot(tmp.path());
   // Large enough that a write takes a while and a kill can land inside it.

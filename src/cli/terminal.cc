@@ -1,0 +1,162 @@
+#include "cli/terminal.h"
+
+#include <fcntl.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "cli/command_def.h"
+
+namespace vsecret::cli {
+namespace {
+
+// Reads bytes up to a newline or end of input into value. Returns whether a newline ended it.
+template <typename GetByte>
+bool ReadLineInto(SecretBytes& value, GetByte get) {
+  while (true) {
+    int c = get();
+    if (c < 0) return false;
+    if (c == '\n') return true;
+    std::uint8_t byte = static_cast<std::uint8_t>(c);
+    value.Append(std::span<const std::uint8_t>(&byte, 1));
+  }
+}
+
+class EchoOff {
+ public:
+  explicit EchoOff(int fd) : fd_(fd) {
+    if (tcgetattr(fd_, &saved_) != 0) return;
+    termios quiet = saved_;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO | ISIG);
+    active_ = tcsetattr(fd_, TCSAFLUSH, &quiet) == 0;
+  }
+  ~EchoOff() {
+    if (active_) tcsetattr(fd_, TCSAFLUSH, &saved_);
+  }
+  EchoOff(const EchoOff&) = delete;
+  EchoOff& operator=(const EchoOff&) = delete;
+  bool active() const { return active_; }
+
+ private:
+  int fd_;
+  termios saved_{};
+  bool active_ = false;
+};
+
+// ---- readline completion ----
+
+char* CommandNameGenerator(const char* text, int state) {
+  static std::size_t group_index, command_index, length;
+  if (state == 0) {
+    group_index = command_index = 0;
+    length = std::strlen(text);
+  }
+  auto groups = CommandGroups();
+  while (group_index < groups.size()) {
+    auto commands = groups[group_index].commands;
+    while (command_index < commands.size()) {
+      std::string_view name = commands[command_index++].name;
+      if (name.compare(0, length, text, length) == 0) return strndup(name.data(), name.size());
+    }
+    ++group_index;
+    command_index = 0;
+  }
+  return nullptr;
+}
+
+const CommandDef* g_completing = nullptr;  // readline's generators take no context argument
+
+char* OptionGenerator(const char* text, int state) {
+  static std::size_t index, length;
+  if (state == 0) {
+    index = 0;
+    length = std::strlen(text);
+  }
+  if (g_completing == nullptr) return nullptr;
+  std::string_view typed(text, length);
+  if (!typed.empty() && typed[0] != '-') return nullptr;  // only --options are completed
+  while (index < g_completing->opts.size()) {
+    const OptDef& opt = g_completing->opts[index++];
+    if (opt.type == OptType::kAlias) continue;
+    std::string candidate = "--" + std::string(opt.name);
+    if (candidate.compare(0, length, typed) == 0) return strdup(candidate.c_str());
+  }
+  return nullptr;
+}
+
+char** Complete(const char* text, int start, int /*end*/) {
+  rl_attempted_completion_over = 1;  // no file-name completion as a fallback
+  std::string_view before(rl_line_buffer, static_cast<std::size_t>(start));
+  std::size_t segment = before.find_last_of(";\n");
+  before = segment == std::string_view::npos ? before : before.substr(segment + 1);
+  std::size_t first = before.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return rl_completion_matches(text, CommandNameGenerator);
+  std::size_t first_end = before.find_first_of(" \t", first);
+  g_completing = FindCommand(before.substr(first, first_end - first));
+  return rl_completion_matches(text, OptionGenerator);
+}
+
+}  // namespace
+
+std::optional<SecretBytes> TerminalPasswordReader::ReadPassword() {
+  SecretBytes value;
+  int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (tty >= 0) {
+    bool newline;
+    bool echo_was_off;
+    {
+      EchoOff echo_off(tty);
+      echo_was_off = echo_off.active();
+      newline = ReadLineInto(value, [tty] {
+        unsigned char c;
+        while (true) {
+          ssize_t n = ::read(tty, &c, 1);
+          if (n == 1) return static_cast<int>(c);
+          if (n < 0 && errno == EINTR) continue;
+          return -1;
+        }
+      });
+    }
+    // The user's Enter was not echoed; move the cursor on as getpass() does.
+    if (newline && echo_was_off) {
+      ssize_t ignored = ::write(tty, "\n", 1);
+      (void)ignored;
+    }
+    ::close(tty);
+    return value;
+  }
+  // No controlling terminal: stdin through stdio, like getpass(), so that buffering (and what
+  // later reads still see) matches virsh.
+  std::fflush(stdout);
+  EchoOff echo_off(fileno(stdin));
+  bool newline = ReadLineInto(value, [] { return std::getc(stdin); });
+  if (newline && echo_off.active()) std::fputc('\n', stderr);
+  return value;
+}
+
+ReadlineLineReader::ReadlineLineReader() {
+  rl_readline_name = "vsecret";
+  rl_attempted_completion_function = Complete;
+  rl_basic_word_break_characters = " \t\n\\`@$><=;|&{(";
+  // virsh's default history size.
+  stifle_history(500);
+}
+
+std::optional<std::string> ReadlineLineReader::ReadLine(const std::string& prompt) {
+  char* line = readline(prompt.c_str());
+  if (line == nullptr) return std::nullopt;
+  std::string out(line);
+  SecureWipe(line, std::strlen(line));
+  std::free(line);
+  return out;
+}
+
+void ReadlineLineReader::AddHistory(const std::string& line) { add_history(line.c_str()); }
+
+}  // namespace vsecret::cli

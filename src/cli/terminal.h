@@ -1,0 +1,30 @@
+// The real terminal behind the shell: password prompts and readline input.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "cli/shell.h"
+
+namespace vsecret::cli {
+
+// Reads one line like glibc's getpass(), which virsh uses: from /dev/tty when the process has
+// one, otherwise from stdin (with the newline echoed to stderr); echo and terminal signals are
+// off while typing; the newline is dropped. End of input yields what was typed so far, possibly
+// nothing. The bytes go straight into a wiping buffer.
+class TerminalPasswordReader final : public PasswordReader {
+ public:
+  std::optional<SecretBytes> ReadPassword() override;
+};
+
+// GNU readline, as virsh uses it: the prompt and the input line are echoed on stdout even when
+// stdin is not a terminal. Completes command names and their --options. History is kept in
+// memory only.
+class ReadlineLineReader final : public LineReader {
+ public:
+  ReadlineLineReader();
+  std::optional<std::string> ReadLine(const std::string& prompt) override;
+  void AddHistory(const std::string& line) override;
+};
+
+}  // namespace vsecret::cli

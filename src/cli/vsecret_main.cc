@@ -1,0 +1,32 @@
+// vsecret: a virsh-compatible command-line tool for the secret driver.
+#include <clocale>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/cli_app.h"
+#include "cli/console.h"
+#include "cli/terminal.h"
+#include "vsecret/connection.h"
+#include "vsecret/secret_bytes.h"
+
+int main(int argc, char** argv) {
+  // Before anything can hold a secret: no core dumps, not ptrace-attachable.
+  vsecret::ProtectProcessMemory();
+  // Table widths follow the user's locale, exactly as virsh's do.
+  std::setlocale(LC_ALL, "");
+
+  std::vector<std::string> args(argv, argv + argc);
+  vsecret::cli::FileSink out(stdout);
+  vsecret::cli::FileSink err(stderr);
+  vsecret::cli::TerminalPasswordReader passwords;
+  vsecret::cli::ReadlineLineReader line_reader;
+
+  vsecret::cli::CliIo io;
+  io.out = &out;
+  io.err = &err;
+  io.passwords = &passwords;
+  io.line_reader = &line_reader;
+  io.factory = [](std::string_view uri, bool read_only) { return vsecret::OpenConnection(uri, read_only); };
+  return vsecret::cli::RunCli(args, io);
+}
