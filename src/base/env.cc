@@ -179,6 +179,28 @@ class PosixEnv final : public Env {
     return names;
   }
 
+  IoResult<std::vector<DirEntry>> ListDir(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return IoFail(IoOp::kList, errno);
+    std::vector<DirEntry> entries;
+    for (;;) {
+      errno = 0;
+      const dirent* entry = ::readdir(d);
+      if (entry == nullptr) break;
+      const std::string_view name = entry->d_name;
+      if (name == "." || name == "..") continue;
+      DirEntry::Type type = DirEntry::Type::kOther;
+      if (entry->d_type == DT_REG) type = DirEntry::Type::kRegular;
+      if (entry->d_type == DT_DIR) type = DirEntry::Type::kDirectory;
+      if (entry->d_type == DT_UNKNOWN) type = DirEntry::Type::kUnknown;
+      entries.push_back(DirEntry{std::string(name), type});
+    }
+    const int err = errno;
+    ::closedir(d);
+    if (err != 0) return IoFail(IoOp::kList, err);
+    return entries;
+  }
+
   IoResult<void> CreateDirs(const std::string& dir, mode_t mode) override {
     if (dir.empty()) return IoFail(IoOp::kMkdir, ENOENT);
     // Walk the prefixes ending just before each '/', then the whole path, creating what is missing.
@@ -260,6 +282,15 @@ class PosixEnv final : public Env {
 Env* Env::Default() {
   static PosixEnv env;
   return &env;
+}
+
+IoResult<std::vector<DirEntry>> Env::ListDir(const std::string& dir) {
+  auto names = GetChildren(dir);
+  if (!names) return std::unexpected(names.error());
+  std::vector<DirEntry> entries;
+  entries.reserve(names->size());
+  for (std::string& name : *names) entries.push_back(DirEntry{std::move(name), DirEntry::Type::kUnknown});
+  return entries;
 }
 
 }  // namespace vsecret

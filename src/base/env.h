@@ -91,6 +91,13 @@ class PidFileLock {
   virtual const std::string& path() const = 0;
 };
 
+// One directory entry with the type readdir reported (kUnknown when the filesystem does not say).
+struct DirEntry {
+  enum class Type { kUnknown, kRegular, kDirectory, kOther };
+  std::string name;
+  Type type = Type::kUnknown;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -113,6 +120,9 @@ class Env {
 
   // Entry names of dir except "." and "..", in readdir order. A missing dir is {kList, ENOENT}.
   virtual IoResult<std::vector<std::string>> GetChildren(const std::string& dir) = 0;
+  // Like GetChildren, with each entry's type as readdir reports it, at no extra system call.
+  // The default implementation reports every type as kUnknown.
+  virtual IoResult<std::vector<DirEntry>> ListDir(const std::string& dir);
   // Creates dir and any missing parents, each with `mode` (subject to the umask, as mkdir(2)).
   // Existing directories are left alone, modes included. A component that exists but is not a
   // directory is {kMkdir, ENOTDIR}.
@@ -138,6 +148,7 @@ class EnvWrapper : public Env {
   IoResult<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {
     return target_->NewReadableFile(path);
   }
+  IoResult<std::vector<DirEntry>> ListDir(const std::string& dir) override { return target_->ListDir(dir); }
   IoResult<void> RenameFile(const std::string& from, const std::string& to) override {
     return target_->RenameFile(from, to);
   }

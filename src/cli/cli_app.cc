@@ -12,6 +12,7 @@
 #include "cli/command_parser.h"
 #include "cli/help.h"
 #include "cli/tokenizer.h"
+#include "vsecret/secret_bytes.h"
 
 namespace vsecret::cli {
 namespace {
@@ -95,7 +96,8 @@ ArgvOutcome ParseGlobalOptions(const std::vector<std::string>& args, Console& co
       }
       case 'e': {
         std::size_t len = std::strlen(optarg);
-        if (!((len == 2 && optarg[0] == '^' && AllowedEscapeChar(optarg[1])) || (len == 1 && optarg[0] != '^'))) {
+        if (!((len == 2 && optarg[0] == '^' && AllowedEscapeChar(optarg[1])) ||
+              (len == 1 && optarg[0] != '^'))) {
           console.Error(std::string("Invalid string '") + optarg + "' for escape sequence");
           return ArgvOutcome::kExitFailure;
         }
@@ -106,8 +108,8 @@ ArgvOutcome ParseGlobalOptions(const std::vector<std::string>& args, Console& co
         return ArgvOutcome::kExitSuccess;
       case 'k':
       case 'K': {
-        const char* name = c == 'k' ? (is_long ? "--keepalive-interval" : "-k")
-                                    : (is_long ? "--keepalive-count" : "-K");
+        const char* name =
+            c == 'k' ? (is_long ? "--keepalive-interval" : "-k") : (is_long ? "--keepalive-count" : "-K");
         int value;
         if (!ParseInt(optarg, 0, &value)) {
           console.Error(std::string("Invalid value for option ") + name);
@@ -164,7 +166,8 @@ ArgvOutcome ParseGlobalOptions(const std::vector<std::string>& args, Console& co
         if (optopt != 0) {
           console.Error(std::string("unsupported option '-") + static_cast<char>(optopt) + "'. See --help.");
         } else {
-          console.Error("unsupported option '" + storage[static_cast<std::size_t>(optind - 1)] + "'. See --help.");
+          console.Error("unsupported option '" + storage[static_cast<std::size_t>(optind - 1)] +
+                        "'. See --help.");
         }
         return ArgvOutcome::kExitFailure;
       default:
@@ -173,6 +176,7 @@ ArgvOutcome ParseGlobalOptions(const std::vector<std::string>& args, Console& co
     }
   }
   *first_command = static_cast<std::size_t>(optind);
+  for (auto& a : storage) SecureWipe(a.data(), a.size());  // the words may include a --base64 value
   return ArgvOutcome::kContinue;
 }
 

@@ -61,7 +61,8 @@ const OptDef* FindOption(Console& console, const CommandDef& cmd, std::string na
     *index = i;
     return &opt;
   }
-  if (cmd.name != "help") console.Error("command '" + std::string(cmd.name) + "' doesn't support option --" + name);
+  if (cmd.name != "help")
+    console.Error("command '" + std::string(cmd.name) + "' doesn't support option --" + name);
   return nullptr;
 }
 
@@ -83,8 +84,8 @@ bool CheckRequired(Console& console, const CommandDef& cmd, std::uint64_t requir
     const OptDef& opt = cmd.opts[i];
     std::string name(opt.name);
     bool positional = opt.type == OptType::kData || opt.type == OptType::kArgv;
-    console.Error("command '" + std::string(cmd.name) + "' requires " + (positional ? "<" + name + ">" : "--" + name) +
-                  " option");
+    console.Error("command '" + std::string(cmd.name) + "' requires " +
+                  (positional ? "<" + name + ">" : "--" + name) + " option");
   }
   return false;
 }
@@ -245,14 +246,15 @@ int OptTimeoutMs(Console& console, const ParsedCommand& cmd, int* timeout_ms) {
   char* end = nullptr;
   errno = 0;
   unsigned long value = std::strtoul(s, &end, 10);
-  bool bad = end == s || *end != '\0' || errno != 0 || std::memchr(s, '-', static_cast<std::size_t>(end - s)) ||
-             value > UINT_MAX;
+  bool bad = end == s || *end != '\0' || errno != 0 ||
+             std::memchr(s, '-', static_cast<std::size_t>(end - s)) || value > UINT_MAX;
   if (bad) {
     console.Error("Numeric value '" + opt->data + "' for <timeout> option is malformed or out of range");
     return -1;
   }
   if (value == 0 || value > INT_MAX / 1000) {
-    console.Error("Numeric value '" + std::to_string(value) + "' for <timeout> option is malformed or out of range");
+    console.Error("Numeric value '" + std::to_string(value) +
+                  "' for <timeout> option is malformed or out of range");
     return -1;
   }
   *timeout_ms = static_cast<int>(value) * 1000;

@@ -12,7 +12,9 @@ std::string PadRight(std::string_view text, std::size_t width) {
   return out;
 }
 
-std::string CommandLine(const CommandDef& def) { return "    " + PadRight(def.name, 30) + " " + std::string(def.help) + "\n"; }
+std::string CommandLine(const CommandDef& def) {
+  return "    " + PadRight(def.name, 30) + " " + std::string(def.help) + "\n";
+}
 
 }  // namespace
 
@@ -104,7 +106,8 @@ std::string GlobalHelpText() {
 
 std::string UsageText(std::string_view progname) {
   std::string p(progname);
-  std::string out = "\n" + p + " [options]... [<command_string>]\n" + p + " [options]... <command> [args...]\n\n";
+  std::string out =
+      "\n" + p + " [options]... [<command_string>]\n" + p + " [options]... <command> [args...]\n\n";
   out +=
       "  options:\n"
       "    -c | --connect=URI      connection URI of the secret driver\n"

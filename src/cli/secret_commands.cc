@@ -30,9 +30,11 @@ constexpr std::size_t kMaxValueFile = 1024;            // secret-set-value --fil
 // content lands in a wiping buffer because it may be a secret value.
 Result<SecretBytes> ReadInputFile(const std::string& path, std::size_t max_bytes) {
   auto file = Env::Default()->NewReadableFile(path);
-  if (!file) return SystemError(ErrorDomain::kNone, file.error().errnum, "Failed to open file '" + path + "'");
+  if (!file)
+    return SystemError(ErrorDomain::kNone, file.error().errnum, "Failed to open file '" + path + "'");
   auto content = (*file)->ReadAll(max_bytes);
-  if (!content) return SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + path + "'");
+  if (!content)
+    return SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + path + "'");
   return std::move(*content);
 }
 
@@ -41,7 +43,8 @@ std::string_view UpToNul(std::string_view text) { return text.substr(0, text.fin
 
 bool Exclusive(Shell& shell, const ParsedCommand& cmd, std::string_view a, std::string_view b) {
   if (cmd.Has(a) && cmd.Has(b)) {
-    shell.console().Error("Options --" + std::string(a) + " and --" + std::string(b) + " are mutually exclusive");
+    shell.console().Error("Options --" + std::string(a) + " and --" + std::string(b) +
+                          " are mutually exclusive");
     return false;
   }
   return true;
@@ -233,8 +236,9 @@ std::optional<std::vector<SecretRef>> CollectSecrets(Shell& shell, unsigned flag
   std::vector<std::pair<std::string, SecretRef>> keyed;
   keyed.reserve(secrets.size());
   for (auto& s : secrets) keyed.emplace_back(s.uuid.ToString(), std::move(s));
-  std::stable_sort(keyed.begin(), keyed.end(),
-                   [](const auto& a, const auto& b) { return strcasecmp(a.first.c_str(), b.first.c_str()) < 0; });
+  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    return strcasecmp(a.first.c_str(), b.first.c_str()) < 0;
+  });
   secrets.clear();
   for (auto& [key, ref] : keyed) secrets.push_back(std::move(ref));
   return secrets;
@@ -294,14 +298,15 @@ constexpr OptDef kUndefineOpts[] = {
 // Not constexpr: secret-event's options live in its own file.
 const CommandDef kSecretCommands[] = {
     {"secret-define", "create or update a secret from an XML file",
-     "Creates a secret, or updates an existing one with the same UUID, from its XML description.", kDefineOpts,
-     CmdSecretDefine, 0},
+     "Creates a secret, or updates an existing one with the same UUID, from its XML description.",
+     kDefineOpts, CmdSecretDefine, 0},
     {"secret-dumpxml", "show the XML of a secret", "Prints the XML description of a secret.", kDumpXmlOpts,
      CmdSecretDumpXml, 0},
     {"secret-event", "wait for secret events", "Lists the event types, or waits for events about secrets.",
      SecretEventOpts(), CmdSecretEvent, 0},
     {"secret-get-value", "print the value of a secret",
-     "Prints the value of a secret, base64-encoded unless --plain is given.", kGetValueOpts, CmdSecretGetValue, 0},
+     "Prints the value of a secret, base64-encoded unless --plain is given.", kGetValueOpts,
+     CmdSecretGetValue, 0},
     {"secret-list", "list the secrets", "Lists the secrets, optionally only those with given properties.",
      kListOpts, CmdSecretList, 0},
     {"secret-set-value", "change the value of a secret",

@@ -11,8 +11,9 @@ namespace {
 
 // virsh treats these as "the connection went away" and reconnects before the next command.
 bool IsDisconnectError(const Error& e) {
-  return (e.code() == ErrorCode::kSystemError && e.domain() == ErrorDomain::kRemote) || e.code() == ErrorCode::kRpc ||
-         e.code() == ErrorCode::kNoConnect || e.code() == ErrorCode::kInvalidConn;
+  return (e.code() == ErrorCode::kSystemError && e.domain() == ErrorDomain::kRemote) ||
+         e.code() == ErrorCode::kRpc || e.code() == ErrorCode::kNoConnect ||
+         e.code() == ErrorCode::kInvalidConn;
 }
 
 }  // namespace
@@ -53,7 +54,8 @@ bool Shell::Reconnect(std::optional<std::string> uri, std::optional<bool> read_o
   bool ro = uri ? read_only.value_or(false) : options_.read_only;
   auto opened = factory_(target, ro);
   if (!opened) {
-    console_.Error(disconnected_ ? "Failed to reconnect to the hypervisor" : "failed to connect to the hypervisor");
+    console_.Error(disconnected_ ? "Failed to reconnect to the hypervisor"
+                                 : "failed to connect to the hypervisor");
     SaveError(opened.error());
     return false;
   }
@@ -115,14 +117,6 @@ bool Shell::RunString(std::string_view text) {
   return Run(*commands);
 }
 
-bool Shell::RunWords(std::span<const std::string> words) {
-  if (words.empty()) return false;
-  ArgvTokens tokens(words);
-  auto commands = ParseCommands(tokens, console_);
-  if (!commands) return false;
-  return Run(*commands);
-}
-
 void Shell::RunInteractive(LineReader& reader) {
   interactive_ = true;
   if (!options_.quiet) {
@@ -140,6 +134,8 @@ void Shell::RunInteractive(LineReader& reader) {
       reader.AddHistory(*line);
       RunString(*line);
     }
+    // The line may have carried a value given with --base64.
+    SecureWipe(line->data(), line->size());
   } while (interactive_);
   // virsh always ends the session with a newline, whether by EOF or by quit.
   console_.Print("\n");

@@ -27,7 +27,8 @@
 
 namespace vsecret::cli {
 
-using ConnectionFactory = std::function<Result<std::unique_ptr<Connection>>(std::string_view uri, bool read_only)>;
+using ConnectionFactory =
+    std::function<Result<std::unique_ptr<Connection>>(std::string_view uri, bool read_only)>;
 
 // Reads a secret from the user without echo (secret-set-value --interactive).
 class PasswordReader {
@@ -69,8 +70,6 @@ class Shell {
   bool Run(std::vector<ParsedCommand>& commands);
   // Parses and runs one command string; false on a syntax error or a failed last command.
   bool RunString(std::string_view text);
-  // Parses and runs argv-style words.
-  bool RunWords(std::span<const std::string> words);
   // The interactive loop: banner, prompt, one line at a time until EOF or quit.
   void RunInteractive(LineReader& reader);
   // Closes the connection as virsh does at exit (reporting leaked references).
@@ -114,6 +113,7 @@ class Shell {
 // The lookup virsh does for a <secret> argument: the "secret" option must be non-empty and
 // parse as a UUID, and the secret must exist. On failure prints "failed to get secret '<arg>'"
 // (the library error is saved for later) and returns nullopt. *arg receives the text as typed.
-std::optional<SecretRef> LookupSecretOption(Shell& shell, const ParsedCommand& cmd, std::string_view* arg = nullptr);
+std::optional<SecretRef> LookupSecretOption(Shell& shell, const ParsedCommand& cmd,
+                                            std::string_view* arg = nullptr);
 
 }  // namespace vsecret::cli

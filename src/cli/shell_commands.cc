@@ -25,7 +25,8 @@ std::string ErrnoText(int errnum) {
 // "Options --a and --b are mutually exclusive" when both were given.
 bool Exclusive(Shell& shell, const ParsedCommand& cmd, std::string_view a, std::string_view b) {
   if (cmd.Has(a) && cmd.Has(b)) {
-    shell.console().Error("Options --" + std::string(a) + " and --" + std::string(b) + " are mutually exclusive");
+    shell.console().Error("Options --" + std::string(a) + " and --" + std::string(b) +
+                          " are mutually exclusive");
     return false;
   }
   return true;
@@ -52,11 +53,21 @@ void AppendShellQuoted(std::string& out, std::string_view word) {
 void AppendXmlEscaped(std::string& out, std::string_view word) {
   for (char c : word) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // Control characters other than tab, newline and CR cannot appear in XML; drop them.
         if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n' || c == '\r') out += c;
@@ -70,7 +81,8 @@ std::vector<std::string> SplitCommas(std::string_view text) {
   std::size_t start = 0;
   while (true) {
     std::size_t comma = text.find(',', start);
-    pieces.emplace_back(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    pieces.emplace_back(
+        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
@@ -210,9 +222,14 @@ constexpr CommandDef kShellCommands[] = {
     {"echo", "print its arguments (for testing)", "Prints the arguments back, optionally quoted or escaped.",
      kEchoOpts, CmdEcho, kCmdNoConnect},
     {"exit", "leave the interactive shell", "", {}, CmdQuit, kCmdNoConnect},
-    {"help", "show help", "Shows the list of commands, the commands of one group, or the manual of one command.",
-     kHelpOpts, CmdHelp, kCmdNoConnect},
-    {"pwd", "print the working directory", "Prints the working directory of the shell.", {}, CmdPwd,
+    {"help", "show help",
+     "Shows the list of commands, the commands of one group, or the manual of one command.", kHelpOpts,
+     CmdHelp, kCmdNoConnect},
+    {"pwd",
+     "print the working directory",
+     "Prints the working directory of the shell.",
+     {},
+     CmdPwd,
      kCmdNoConnect},
     {"quit", "leave the interactive shell", "", {}, CmdQuit, kCmdNoConnect},
     {"connect", "open a new connection", "Closes the current connection and opens one to the given URI.",

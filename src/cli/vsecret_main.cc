@@ -28,5 +28,8 @@ int main(int argc, char** argv) {
   io.passwords = &passwords;
   io.line_reader = &line_reader;
   io.factory = [](std::string_view uri, bool read_only) { return vsecret::OpenConnection(uri, read_only); };
-  return vsecret::cli::RunCli(args, io);
+  int status = vsecret::cli::RunCli(args, io);
+  // The words may include a value given with --base64.
+  for (auto& a : args) vsecret::SecureWipe(a.data(), a.size());
+  return status;
 }

@@ -93,8 +93,9 @@ Result<void> DumpXml(Console& console, const std::string& xml, const std::option
   LibxmlErrorCapture libxml_errors(console);
 
   // Blank text nodes are dropped so that the selected nodes can be re-indented on output.
-  std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "secret", nullptr,
-                                                     XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS));
+  std::unique_ptr<xmlDoc, DocFree> doc(
+      xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "secret", nullptr,
+                    XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS));
   if (!doc) return InternalError(ErrorDomain::kXml, "failed to parse the secret XML");
 
   std::unique_ptr<xmlXPathContext, XPathContextFree> ctxt(xmlXPathNewContext(doc.get()));

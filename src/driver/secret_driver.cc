@@ -144,6 +144,8 @@ Result<SecretRef> SecretDriver::DefineXml(const Caller& caller, std::string_view
           return std::unexpected(w.error());
         }
       } else if (!old.ephemeral) {
+        // The value must be in memory before its file goes away.
+        if (auto m = MaterializeValueLocked(*existing); !m) return std::unexpected(m.error());
         // Persistent -> ephemeral: the definition goes first, so a crash in between leaves at
         // worst an orphan value file (ignored at load), never a resurrected secret.
         if (auto d = store_->DeleteDefinition(def.uuid); !d) return std::unexpected(d.error());
@@ -191,14 +193,26 @@ Result<void> SecretDriver::SetValue(const Caller& caller, const Uuid& uuid, cons
       if (auto w = store_->WriteValue(uuid, value); !w) return std::unexpected(w.error());
     }
     entry.value = value.Clone();  // the old value is wiped by SecretBytes' move assignment
+    entry.value_on_disk = false;
     ref = RefOf(entry.def);
   }
   events_.Dispatch({SecretEvent{SecretEventId::kValueChanged, ref, LifecycleEvent::kDefined, 0}});
   return {};
 }
 
-Result<SecretBytes> SecretDriver::ReadValueLocked(const Entry& entry, bool trusted) const {
+Result<void> SecretDriver::MaterializeValueLocked(Entry& entry) {
+  if (!entry.value_on_disk) return {};
+  auto value = store_->ReadValue(entry.def.uuid);
+  if (!value) return std::unexpected(value.error());
+  entry.value_on_disk = false;
+  entry.value = std::move(*value);
+  if (entry.value && entry.value->empty()) entry.value.reset();
+  return {};
+}
+
+Result<SecretBytes> SecretDriver::ReadValueLocked(Entry& entry, bool trusted) {
   if (entry.def.is_private && !trusted) return InvalidSecret("secret is private");
+  if (auto m = MaterializeValueLocked(entry); !m) return std::unexpected(m.error());
   if (!entry.value) {
     return NoSecret("secret '" + entry.def.uuid.ToString() + "' does not have a value");
   }
@@ -310,27 +324,39 @@ void SecretDriver::Reload() {
 }
 
 void SecretDriver::LoadAllLocked(bool reload) {
-  auto files = store_->ListDefinitionFiles();
-  if (!files) {
-    Log(LogLevel::kError, kLogWhere, "Error reading secrets: " + files.error().message());
+  auto listing = store_->List();
+  if (!listing) {
+    Log(LogLevel::kError, kLogWhere, "Error reading secrets: " + listing.error().message());
     return;
   }
+  const std::vector<std::string>& files = listing->definition_files;
   // Reading and parsing are independent per file, so they run in parallel; registration then
   // happens strictly in readdir order, which decides who wins a usage conflict.
   struct Loaded {
     Result<SecretDef> def = std::unexpected(Error());
+    bool value_on_disk = false;
     Result<std::optional<SecretBytes>> value = std::optional<SecretBytes>();
   };
-  std::vector<Loaded> loaded(files->size());
+  std::vector<Loaded> loaded(files.size());
   auto work = [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
-      loaded[i].def = store_->ReadDefinition((*files)[i]);
-      if (loaded[i].def) loaded[i].value = store_->ReadValue(loaded[i].def->uuid);
+      Loaded& item = loaded[i];
+      item.def = store_->ReadDefinition(files[i]);
+      if (!item.def) continue;
+      auto vf = listing->value_files.find(item.def->uuid.ToString());
+      if (vf == listing->value_files.end()) continue;
+      // Deferred only when it can hardly fail: regular files of a persistent secret. Anything
+      // else is read now so that an unreadable value skips the secret, as libvirt does.
+      if (vf->second && !item.def->ephemeral) {
+        item.value_on_disk = true;
+      } else {
+        item.value = store_->ReadValue(item.def->uuid);
+      }
     }
   };
-  std::size_t n = files->size();
+  std::size_t n = files.size();
   std::size_t threads = std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
-  if (n < 256 || threads < 2) {
+  if (n < 2048 || threads < 2) {
     work(0, n);
   } else {
     std::vector<std::thread> pool;
@@ -364,16 +390,18 @@ void SecretDriver::LoadAllLocked(bool reload) {
     // An empty value file (libvirt 9.0 loads it as a zero-length value that get-value then
     // fails on with "cause is unknown") means no value here.
     if (*item.value && (*item.value)->empty()) item.value->reset();
+    Entry* target = existing;
     if (existing != nullptr) {
       ReindexLocked(existing->def, def);
       existing->def = std::move(def);
-      existing->value = std::move(*item.value);
     } else {
       auto entry = std::make_unique<Entry>();
       entry->def = std::move(def);
-      entry->value = std::move(*item.value);
+      target = entry.get();
       InsertLocked(std::move(entry));
     }
+    target->value = std::move(*item.value);
+    target->value_on_disk = item.value_on_disk;
   }
 }
 

@@ -12,6 +12,10 @@
 //  * An empty value is rejected ("value in virSecretSetValue must not be NULL") in-process too.
 //  * Both value formats present is resolved by the store, never by "last read wins".
 //
+// Value files are read lazily: at load only their presence (and that they are regular files) is
+// checked; the content is read on first use. A value file that turns out unreadable then fails
+// that call instead of hiding the secret at start-up as libvirt does.
+//
 // Thread-safety: all public methods are safe to call concurrently; one mutex serialises the
 // registry and the store. Events are dispatched after that mutex is released.
 #pragma once
@@ -78,6 +82,9 @@ class SecretDriver {
   struct Entry {
     SecretDef def;
     std::optional<SecretBytes> value;
+    // The value is in a regular value file that has not been read yet. Values are read on
+    // first use, so start-up reads half the files and values nobody asks for never enter memory.
+    bool value_on_disk = false;
   };
   struct UsageKey {
     UsageType type;
@@ -96,7 +103,9 @@ class SecretDriver {
   void InsertLocked(std::unique_ptr<Entry> entry);
   void EraseLocked(const Uuid& uuid);
   void ReindexLocked(const SecretDef& old_def, const SecretDef& new_def);
-  Result<SecretBytes> ReadValueLocked(const Entry& entry, bool trusted) const;
+  Result<SecretBytes> ReadValueLocked(Entry& entry, bool trusted);
+  // Reads a deferred value file into entry.value; an empty file means no value.
+  Result<void> MaterializeValueLocked(Entry& entry);
   static SecretRef RefOf(const SecretDef& def);
 
   std::unique_ptr<SecretStore> store_;

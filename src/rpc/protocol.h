@@ -44,9 +44,9 @@ inline constexpr std::size_t kSecretListMax = 16384;
 inline constexpr std::size_t kAuthTypeListMax = 20;
 
 // Authentication types offered by AUTH_LIST.
-inline constexpr std::int32_t kAuthNone = 0;
-inline constexpr std::int32_t kAuthSasl = 1;
-inline constexpr std::int32_t kAuthPolkit = 2;
+inline constexpr std::int32_t kAuthTypeNone = 0;
+inline constexpr std::int32_t kAuthTypeSasl = 1;
+inline constexpr std::int32_t kAuthTypePolkit = 2;
 
 // VIR_DRV_FEATURE_* values asked through CONNECT_SUPPORTS_FEATURE (§3.3).
 inline constexpr std::int32_t kFeatureProgramKeepAlive = 10;

@@ -89,20 +89,36 @@ std::string SecretStore::ValuePath(const Uuid& uuid) const {
   return ConfigPath(uuid.ToString() + std::string(value_codec_->extension()));
 }
 
-Result<std::vector<std::string>> SecretStore::ListDefinitionFiles() const {
-  auto children = env_->GetChildren(paths_.config_dir);
+Result<SecretStore::Listing> SecretStore::List() const {
+  Listing listing;
+  auto children = env_->ListDir(paths_.config_dir);
   if (!children) {
-    if (children.error().errnum == ENOENT) return std::vector<std::string>{};
+    if (children.error().errnum == ENOENT) return listing;
     return SystemError(ErrorDomain::kNone, children.error().errnum,
                        "cannot open directory " + Quoted(paths_.config_dir));
   }
-  std::vector<std::string> names;
-  for (std::string& name : *children) {
+  for (DirEntry& entry : *children) {
     // Only the suffix counts: "x.xml.new" and "x.xml.bak" are ignored, and a badly named
     // "*.xml" is listed so that loading can report it.
-    if (EndsWith(name, kDefinitionExtension)) names.push_back(std::move(name));
+    if (EndsWith(entry.name, kDefinitionExtension)) {
+      listing.definition_files.push_back(std::move(entry.name));
+      continue;
+    }
+    for (std::string_view ext : kValueFileExtensions) {
+      if (!EndsWith(entry.name, ext)) continue;
+      std::string stem = entry.name.substr(0, entry.name.size() - ext.size());
+      bool regular = entry.type == DirEntry::Type::kRegular;
+      auto [it, inserted] = listing.value_files.try_emplace(std::move(stem), regular);
+      if (!inserted) it->second = it->second && regular;
+    }
   }
-  return names;
+  return listing;
+}
+
+Result<std::vector<std::string>> SecretStore::ListDefinitionFiles() const {
+  auto listing = List();
+  if (!listing) return std::unexpected(listing.error());
+  return std::move(listing->definition_files);
 }
 
 Result<SecretDef> SecretStore::ReadDefinition(const std::string& file_name) const {

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/env.h"
@@ -54,6 +55,17 @@ class SecretStore {
   SecretStore& operator=(const SecretStore&) = delete;
 
   const StorePaths& paths() const { return paths_; }
+
+  // One pass over the config dir: the definition files, and which secrets have value files.
+  struct Listing {
+    // Names (not paths) of the "*.xml" entries, in readdir order (as ListDefinitionFiles).
+    std::vector<std::string> definition_files;
+    // File stem ("<uuid>") -> true when every value file of that secret is known to be a
+    // regular file (so reading it can be deferred), false when one is a directory, another
+    // special file, or of a type readdir did not report.
+    std::unordered_map<std::string, bool> value_files;
+  };
+  Result<Listing> List() const;
 
   // Names (not paths) of the "*.xml" entries of the config dir, in readdir order; "*.xml.new"
   // leftovers of an interrupted write are not listed. A missing config dir gives an empty list;

@@ -60,7 +60,8 @@ TEST(CliEventTest, ArgumentErrors) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "\n");
   EXPECT_EQ(r.err, "error: either --list or --event <type> is required\n");
-  EXPECT_EQ(h.Run({"-c", "fake:///x", "secret-event", "--event", "foo"}).err, "error: unknown event type foo\n");
+  EXPECT_EQ(h.Run({"-c", "fake:///x", "secret-event", "--event", "foo"}).err,
+            "error: unknown event type foo\n");
   EXPECT_EQ(h.Run({"-c", "fake:///x", "secret-event", "--event="}).err,
             "error: Failed to get option 'event': Option argument is empty\n");
 }
@@ -72,18 +73,21 @@ TEST(CliEventTest, FirstEventEndsTheWait) {
   CliResult r = h.Run({"-c", "fake:///x", "secret-event", "--event", "lifecycle", "--timeout", "5"});
   fire.join();
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out, std::string("event 'lifecycle' for secret ") + kUuid1 + ": Defined\nevents received: 1\n\n");
+  EXPECT_EQ(r.out,
+            std::string("event 'lifecycle' for secret ") + kUuid1 + ": Defined\nevents received: 1\n\n");
   EXPECT_EQ(h.store->ListenerCount(), 0u);  // deregistered
 }
 
 TEST(CliEventTest, LoopUntilTimeout) {
   CliHarness h;
   std::thread fire = FireWhenListening(h, {ValueChanged(kUuid1), ValueChanged(kUuid2)});
-  CliResult r = h.Run({"-c", "fake:///x", "secret-event", "--event", "value-changed", "--loop", "--timeout", "1"});
+  CliResult r =
+      h.Run({"-c", "fake:///x", "secret-event", "--event", "value-changed", "--loop", "--timeout", "1"});
   fire.join();
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out, std::string("event 'value-changed' for secret ") + kUuid1 + "\nevent 'value-changed' for secret " +
-                       kUuid2 + "\nevent loop timed out\nevents received: 2\n\n");
+  EXPECT_EQ(r.out, std::string("event 'value-changed' for secret ") + kUuid1 +
+                       "\nevent 'value-changed' for secret " + kUuid2 +
+                       "\nevent loop timed out\nevents received: 2\n\n");
 }
 
 TEST(CliEventTest, TimeoutWithoutEventsFails) {
@@ -98,7 +102,8 @@ TEST(CliEventTest, TimeoutWithoutEventsFails) {
 
 TEST(CliEventTest, InterruptEndsTheLoop) {
   CliHarness h;
-  std::thread fire = FireWhenListening(h, {Lifecycle(kUuid2, LifecycleEvent::kUndefined)}, /*then_interrupt=*/true);
+  std::thread fire =
+      FireWhenListening(h, {Lifecycle(kUuid2, LifecycleEvent::kUndefined)}, /*then_interrupt=*/true);
   CliResult r = h.Run({"-c", "fake:///x", "secret-event", "--event", "lifecycle", "--loop"});
   fire.join();
   EXPECT_EQ(r.status, 0);
@@ -120,14 +125,16 @@ TEST(CliEventTest, FilterBySecret) {
   CliHarness h;
   h.store->Add(kUuid1);
   std::thread fire = FireWhenListening(h, {ValueChanged(kUuid2), ValueChanged(kUuid1)});
-  CliResult r = h.Run({"-q", "-c", "fake:///x", "secret-event", "--event", "value-changed", "--secret", kUuid1});
+  CliResult r =
+      h.Run({"-q", "-c", "fake:///x", "secret-event", "--event", "value-changed", "--secret", kUuid1});
   fire.join();
   EXPECT_EQ(r.out, std::string("event 'value-changed' for secret ") + kUuid1 + "\nevents received: 1\n");
 }
 
 TEST(CliEventTest, UnknownSecretIsReportedThenEverythingIsWatched) {
   CliHarness h;
-  CliResult r = h.Run({"-c", "fake:///x", "secret-event", "--event", "lifecycle", "--timeout", "1", "--secret", "zzz"});
+  CliResult r =
+      h.Run({"-c", "fake:///x", "secret-event", "--event", "lifecycle", "--timeout", "1", "--secret", "zzz"});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "event loop timed out\nevents received: 0\n\n");
   EXPECT_EQ(r.err,
@@ -137,7 +144,8 @@ TEST(CliEventTest, UnknownSecretIsReportedThenEverythingIsWatched) {
 
 TEST(CliEventTest, DeregisterFailureFailsTheCommand) {
   CliHarness h;
-  h.store->fail_next_deregister = Error(ErrorCode::kRpc, ErrorDomain::kRpc, "internal error: connection closed");
+  h.store->fail_next_deregister =
+      Error(ErrorCode::kRpc, ErrorDomain::kRpc, "internal error: connection closed");
   std::thread fire = FireWhenListening(h, {ValueChanged(kUuid1)});
   CliResult r = h.Run({"-q", "-c", "fake:///x", "secret-event", "--event", "value-changed"});
   fire.join();

@@ -83,7 +83,8 @@ TEST_F(CliParserTest, MissingRequiredOption) {
 }
 
 TEST_F(CliParserTest, UnknownOptionAndCommand) {
-  EXPECT_EQ(Run({"secret-define", "--foo"}).err, "error: command 'secret-define' doesn't support option --foo\n");
+  EXPECT_EQ(Run({"secret-define", "--foo"}).err,
+            "error: command 'secret-define' doesn't support option --foo\n");
   CliResult r = Run({"secret-foo"});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err, "error: unknown command: 'secret-foo'\n");
@@ -92,10 +93,12 @@ TEST_F(CliParserTest, UnknownOptionAndCommand) {
 TEST_F(CliParserTest, OptionValueErrors) {
   EXPECT_EQ(Run({"secret-define", "--file"}).err, "error: expected syntax: --file <string>\n");
   EXPECT_EQ(Run({"secret-event", "--timeout"}).err, "error: expected syntax: --timeout <number>\n");
-  EXPECT_EQ(Run({"secret-define", "--validate=yes", "x.xml"}).err, "error: invalid '=' after option --validate\n");
+  EXPECT_EQ(Run({"secret-define", "--validate=yes", "x.xml"}).err,
+            "error: invalid '=' after option --validate\n");
   EXPECT_EQ(Run({"secret-define", "x.xml", "--file", "x.xml"}).err, "error: option --file already seen\n");
   EXPECT_EQ(Run({"secret-define", "x.xml", "extra"}).err, "error: unexpected data 'extra'\n");
-  EXPECT_EQ(Run({"secret-list", "--ephemeral", "--ephemeral"}).err, "error: option --ephemeral already seen\n");
+  EXPECT_EQ(Run({"secret-list", "--ephemeral", "--ephemeral"}).err,
+            "error: option --ephemeral already seen\n");
 }
 
 TEST_F(CliParserTest, EmptyValueIsReportedByTheCommand) {
@@ -136,7 +139,7 @@ TEST_F(CliParserTest, Aliases) {
 TEST_F(CliParserTest, HelpOptionBecomesHelpCommand) {
   CliResult r = Run({"secret-undefine", "--help"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out.substr(0, 30), "  NAME\n    secret-undefine - ");
+  EXPECT_EQ(r.out.substr(0, 29), "  NAME\n    secret-undefine - ");
   EXPECT_EQ(Run({"secret-list", "--help=x"}).err, "error: invalid '=' after option --help\n");
   // help itself ignores unknown options and extra words.
   EXPECT_EQ(Run({"help", "--foo", "secret-list", "extra"}).status, 0);
@@ -162,15 +165,21 @@ TEST(CliParsedCommandTest, TimeoutParsing) {
   auto timeout_error = [&](const std::string& value) {
     return h.Run({"-c", "fake:///x", "secret-event", "--event", "lifecycle", "--timeout", value}).err;
   };
-  EXPECT_EQ(timeout_error("abc"), "error: Numeric value 'abc' for <timeout> option is malformed or out of range\n");
-  EXPECT_EQ(timeout_error("-1"), "error: Numeric value '-1' for <timeout> option is malformed or out of range\n");
-  EXPECT_EQ(timeout_error("-0"), "error: Numeric value '-0' for <timeout> option is malformed or out of range\n");
-  EXPECT_EQ(timeout_error("1 "), "error: Numeric value '1 ' for <timeout> option is malformed or out of range\n");
-  EXPECT_EQ(timeout_error("0x1"), "error: Numeric value '0x1' for <timeout> option is malformed or out of range\n");
+  EXPECT_EQ(timeout_error("abc"),
+            "error: Numeric value 'abc' for <timeout> option is malformed or out of range\n");
+  EXPECT_EQ(timeout_error("-1"),
+            "error: Numeric value '-1' for <timeout> option is malformed or out of range\n");
+  EXPECT_EQ(timeout_error("-0"),
+            "error: Numeric value '-0' for <timeout> option is malformed or out of range\n");
+  EXPECT_EQ(timeout_error("1 "),
+            "error: Numeric value '1 ' for <timeout> option is malformed or out of range\n");
+  EXPECT_EQ(timeout_error("0x1"),
+            "error: Numeric value '0x1' for <timeout> option is malformed or out of range\n");
   EXPECT_EQ(timeout_error("4294967296"),
             "error: Numeric value '4294967296' for <timeout> option is malformed or out of range\n");
   // Zero and too-large values are reported as the parsed number.
-  EXPECT_EQ(timeout_error("00"), "error: Numeric value '0' for <timeout> option is malformed or out of range\n");
+  EXPECT_EQ(timeout_error("00"),
+            "error: Numeric value '0' for <timeout> option is malformed or out of range\n");
   EXPECT_EQ(timeout_error("2147484"),
             "error: Numeric value '2147484' for <timeout> option is malformed or out of range\n");
 }

@@ -76,7 +76,8 @@ TEST_F(CliSecretCommandsTest, LookupErrors) {
   r = Run({"secret-undefine", kUuid2});
   EXPECT_EQ(r.err, std::string("error: failed to get secret '") + kUuid2 +
                        "'\nerror: Secret not found: no secret with matching uuid '" + kUuid2 + "'\n");
-  EXPECT_EQ(Run({"secret-dumpxml", ""}).err, "error: Failed to get option 'secret': Option argument is empty\n");
+  EXPECT_EQ(Run({"secret-dumpxml", ""}).err,
+            "error: Failed to get option 'secret': Option argument is empty\n");
 }
 
 TEST_F(CliSecretCommandsTest, DumpXml) {
@@ -150,11 +151,16 @@ TEST_F(CliSecretCommandsTest, SetValueExclusions) {
     EXPECT_EQ(r.out, "\n");
     return r.err;
   };
-  EXPECT_EQ(err({"--file", "f", "--base64", "x"}), "error: Options --file and --base64 are mutually exclusive\n");
-  EXPECT_EQ(err({"--plain", "--base64", "x"}), "error: Options --plain and --base64 are mutually exclusive\n");
-  EXPECT_EQ(err({"--interactive", "x"}), "error: Options --interactive and --base64 are mutually exclusive\n");
-  EXPECT_EQ(err({"--interactive", "--plain"}), "error: Options --interactive and --plain are mutually exclusive\n");
-  EXPECT_EQ(err({"--interactive", "--file", "f"}), "error: Options --interactive and --file are mutually exclusive\n");
+  EXPECT_EQ(err({"--file", "f", "--base64", "x"}),
+            "error: Options --file and --base64 are mutually exclusive\n");
+  EXPECT_EQ(err({"--plain", "--base64", "x"}),
+            "error: Options --plain and --base64 are mutually exclusive\n");
+  EXPECT_EQ(err({"--interactive", "x"}),
+            "error: Options --interactive and --base64 are mutually exclusive\n");
+  EXPECT_EQ(err({"--interactive", "--plain"}),
+            "error: Options --interactive and --plain are mutually exclusive\n");
+  EXPECT_EQ(err({"--interactive", "--file", "f"}),
+            "error: Options --interactive and --file are mutually exclusive\n");
   EXPECT_EQ(err({}), "error: Input secret value is missing\n");
   EXPECT_EQ(err({""}), "error: Failed to get option 'base64': Option argument is empty\n");
   // The exclusions are checked before the secret is looked up.

@@ -107,8 +107,9 @@ TEST(CliShellTest, VersionAndUsage) {
   EXPECT_EQ(h.Run({"--version=long"}).out.rfind("vsecret command line tool 0.1.0\n", 0), 0u);
   CliResult r = h.Run({"-h"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out.rfind("\nvsecret [options]... [<command_string>]\nvsecret [options]... <command> [args...]\n", 0),
-            0u);
+  EXPECT_EQ(
+      r.out.rfind("\nvsecret [options]... [<command_string>]\nvsecret [options]... <command> [args...]\n", 0),
+      0u);
   EXPECT_NE(r.out.find(" Secret (help keyword 'secret')\n    secret-define "), std::string::npos);
 }
 
@@ -116,7 +117,7 @@ TEST(CliShellTest, TimingReplacesTheBlankLine) {
   CliHarness h;
   CliResult r = h.Run({"-t", "echo", "hi"});
   EXPECT_EQ(r.out.rfind("hi\n(Time: ", 0), 0u);
-  EXPECT_EQ(r.out.substr(r.out.size() - 5), " ms)\n\n");
+  EXPECT_EQ(r.out.substr(r.out.size() - 6), " ms)\n\n");
 }
 
 TEST(CliShellTest, HelpForEveryOptionOfSetValue) {
@@ -124,9 +125,10 @@ TEST(CliShellTest, HelpForEveryOptionOfSetValue) {
   ASSERT_NE(def, nullptr);
   std::string text = CommandHelpText(*def);
   EXPECT_EQ(text.rfind("  NAME\n    secret-set-value - ", 0), 0u);
-  EXPECT_NE(text.find("\n  SYNOPSIS\n    secret-set-value <secret> [--file <string>] [--plain] [--interactive] "
-                      "[--base64 <string>]\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("\n  SYNOPSIS\n    secret-set-value <secret> [--file <string>] [--plain] [--interactive] "
+                "[--base64 <string>]\n"),
+      std::string::npos);
   EXPECT_NE(text.find("\n  DESCRIPTION\n    "), std::string::npos);
   for (const char* label : {"    [--secret] <string>  ", "    --file <string>  ", "    --plain          ",
                             "    --interactive    ", "    --base64 <string>  "}) {
@@ -148,7 +150,8 @@ TEST(CliShellTest, HelpSynopsisShapes) {
             "secret-event [--secret <string>] [--event <string>] [--loop] [--timeout <number>] [--list] "
             "[--timestamp]");
   EXPECT_EQ(synopsis("echo"), "echo [--shell] [--xml] [--split] [--err] [<string>]...");
-  EXPECT_EQ(CommandHelpText(*FindCommand("quit")), "  NAME\n    quit - leave the interactive shell\n\n  SYNOPSIS\n    quit\n\n");
+  EXPECT_EQ(CommandHelpText(*FindCommand("quit")),
+            "  NAME\n    quit - leave the interactive shell\n\n  SYNOPSIS\n    quit\n\n");
 }
 
 TEST(CliShellTest, HelpCommandVariants) {
@@ -170,7 +173,8 @@ TEST(CliShellTest, EchoModes) {
   CliResult r = h.Run({"echo", "--err", "hi"});
   EXPECT_EQ(r.out, "\n");
   EXPECT_EQ(r.err, "error: hi\n");
-  EXPECT_EQ(h.Run({"echo", "--shell", "--xml", "x"}).err, "error: Options --shell and --xml are mutually exclusive\n");
+  EXPECT_EQ(h.Run({"echo", "--shell", "--xml", "x"}).err,
+            "error: Options --shell and --xml are mutually exclusive\n");
   EXPECT_EQ(h.Run({"echo", "a "}).out, "a \n");
 }
 
@@ -197,7 +201,8 @@ TEST(CliShellTest, InteractiveSession) {
             "vsecret # echo last\nlast\n"
             "vsecret # \n");
   EXPECT_EQ(r.err, "error: unknown command: 'secret-foo'\n");
-  EXPECT_EQ(h.history, (std::vector<std::string>{"echo hi", "echo \"a b\"; echo c", "secret-foo", "echo last"}));
+  EXPECT_EQ(h.history,
+            (std::vector<std::string>{"echo hi", "echo \"a b\"; echo c", "secret-foo", "echo last"}));
 }
 
 TEST(CliShellTest, InteractiveQuitQuietAndReadOnly) {

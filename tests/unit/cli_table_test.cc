@@ -42,14 +42,14 @@ TEST(CliTableTest, QuietWidthsIgnoreTheHeader) {
   Table t({"A-long-header", "B"});
   t.AddRow({"x", "y"});
   EXPECT_EQ(t.Render(false), " x   y\n");
-  EXPECT_EQ(t.Render(true), " A-long-header   B\n---------------------\n x               y\n");
+  EXPECT_EQ(t.Render(true), " A-long-header   B\n--------------------\n x               y\n");
 }
 
 TEST(CliTableTest, ControlCharactersAndBackslashX) {
   LocaleScope c("C");
   std::size_t width = 0;
   EXPECT_EQ(SafeEncodeCell("a\tb\\xZ\x7f", &width), "a\\x09b\\x5cxZ\\x7f");
-  EXPECT_EQ(width, 15u);
+  EXPECT_EQ(width, 16u);
 }
 
 TEST(CliTableTest, HighBytesInTheCLocaleShowAsFf) {

@@ -137,8 +137,8 @@ class FakeConnection final : public Connection {
                       (s.is_private ? "yes" : "no") + "'>\n  <uuid>" + uuid.ToString() + "</uuid>\n";
     if (s.description) xml += "  <description>" + *s.description + "</description>\n";
     if (s.ref.usage_type != UsageType::kNone) {
-      xml += "  <usage type='" + std::string(UsageTypeName(s.ref.usage_type)) + "'>\n    <name>" + s.ref.usage_id +
-             "</name>\n  </usage>\n";
+      xml += "  <usage type='" + std::string(UsageTypeName(s.ref.usage_type)) + "'>\n    <name>" +
+             s.ref.usage_id + "</name>\n  </usage>\n";
     }
     return xml + "</secret>\n";
   }
@@ -163,8 +163,10 @@ class FakeConnection final : public Connection {
       const FakeSecret& s = it->second;
       bool eph = flags & (kListEphemeral | kListNoEphemeral);
       bool priv = flags & (kListPrivate | kListNoPrivate);
-      if (eph && !((flags & kListEphemeral) && s.ephemeral) && !((flags & kListNoEphemeral) && !s.ephemeral)) continue;
-      if (priv && !((flags & kListPrivate) && s.is_private) && !((flags & kListNoPrivate) && !s.is_private)) continue;
+      if (eph && !((flags & kListEphemeral) && s.ephemeral) && !((flags & kListNoEphemeral) && !s.ephemeral))
+        continue;
+      if (priv && !((flags & kListPrivate) && s.is_private) && !((flags & kListNoPrivate) && !s.is_private))
+        continue;
       out.push_back(s.ref);
     }
     return out;
@@ -181,7 +183,8 @@ class FakeConnection final : public Connection {
     }
     return out;
   }
-  Result<int> RegisterEvent(SecretEventId id, std::optional<Uuid> filter, SecretEventCallback callback) override {
+  Result<int> RegisterEvent(SecretEventId id, std::optional<Uuid> filter,
+                            SecretEventCallback callback) override {
     std::lock_guard lock(store_->mutex);
     int handle = store_->next_listener++;
     store_->listeners[handle] = FakeStore::Listener{id, filter, std::move(callback)};
@@ -267,7 +270,8 @@ class CliHarness {
     io.line_reader = &lines;
     io.factory = [this](std::string_view uri, bool ro) -> Result<std::unique_ptr<Connection>> {
       opened_uris.emplace_back(uri);
-      if (uri == "fake:///bad") return InvalidArg(ErrorDomain::kNone, "invalid argument: Missing URI parameter 'root'");
+      if (uri == "fake:///bad")
+        return InvalidArg(ErrorDomain::kNone, "invalid argument: Missing URI parameter 'root'");
       ++store->opens;
       return std::unique_ptr<Connection>(std::make_unique<FakeConnection>(store, std::string(uri), ro));
     };

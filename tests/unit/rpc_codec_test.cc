@@ -63,9 +63,9 @@ TEST(RpcCodecTest, AuthListExchange) {
   auto h = DecodeHeader(MessageOf(call));
   ASSERT_TRUE(h);
   EXPECT_EQ(*h, CallHeader(Proc::kAuthList, 0));
-  auto reply = EncodeFrame(ReplyHeader(*h, MessageStatus::kOk), AuthListRet{{kAuthNone}});
+  auto reply = EncodeFrame(ReplyHeader(*h, MessageStatus::kOk), AuthListRet{{kAuthTypeNone}});
   ASSERT_TRUE(reply);
-  EXPECT_EQ(ToHex(*reply), "00000024200080860000000100000042000000010000000000000000000000010000000000");
+  EXPECT_EQ(ToHex(*reply), "000000242000808600000001000000420000000100000000000000000000000100000000");
 }
 
 TEST(RpcCodecTest, SupportsFeatureAndOpen) {

@@ -421,5 +421,50 @@ TEST_F(SecretDriverTest, LookupsStayFastAtScale) {
   }
 }
 
+TEST_F(SecretDriverTest, DeferredValueSurvivesGoingEphemeralAfterRestart) {
+  ASSERT_TRUE(Define(Xml(kU1)));
+  ASSERT_TRUE(Set(kU1, "kept"));
+  Reopen();  // the value is now only on disk, not yet read
+  ASSERT_TRUE(Define(Xml(kU1, "", false, /*eph=*/true)));
+  EXPECT_FALSE(FileExists(ValuePath(kU1)));
+  EXPECT_EQ(Get(kU1), "kept");
+}
+
+TEST_F(SecretDriverTest, DeferredValueIsReadOnFirstUseOnly) {
+  ASSERT_TRUE(Define(Xml(kU1)));
+  ASSERT_TRUE(Set(kU1, "first"));
+  Reopen();
+  EXPECT_EQ(Get(kU1), "first");
+  WriteFileRaw(ValuePath(kU1), "c2Vjb25k");  // "second", written behind the driver's back
+  EXPECT_EQ(Get(kU1), "first");              // already in memory: not re-read
+  driver_->Reload();
+  EXPECT_EQ(Get(kU1), "second");
+}
+
+// Fails every open of a value file, as an I/O error or a permission problem would.
+class UnreadableValuesEnv : public EnvWrapper {
+ public:
+  UnreadableValuesEnv() : EnvWrapper(Env::Default()) {}
+  IoResult<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {
+    if (path.ends_with(".base64")) return std::unexpected(IoError{IoOp::kOpen, EACCES});
+    return EnvWrapper::NewReadableFile(path);
+  }
+};
+
+TEST_F(SecretDriverTest, UnreadableDeferredValueFailsTheCallNotTheLoad) {
+  ASSERT_TRUE(Define(Xml(kU1)));
+  ASSERT_TRUE(Set(kU1, "v"));
+  driver_.reset();
+  UnreadableValuesEnv env;
+  auto d = SecretDriver::Open(StorePaths::ForRoot(dir_.path()), &env);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE((*d)->LookupByUuid(U(kU1)));
+  auto v = (*d)->GetValue(rw_, U(kU1), 0);
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().message(), "cannot open '" + ValuePath(kU1) + "': Permission denied");
+  // A private secret's value is refused before any read is attempted.
+  EXPECT_EQ((*d)->GetXmlDesc(rw_, U(kU1), 0).has_value(), true);
+}
+
 }  // namespace
 }  // namespace vsecret

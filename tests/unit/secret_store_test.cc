@@ -475,3 +475,31 @@ TEST_F(SecretStoreTest, ValuesNeverReachLogsOrErrors) {
 
 }  // namespace
 }  // namespace vsecret
+
+namespace vsecret {
+namespace {
+
+TEST(SecretStoreListTest, ReportsDefinitionsAndValueFileKinds) {
+  testing::TempDir tmp;
+  const StorePaths paths = StorePaths::ForRoot(tmp.path());
+  auto store = SecretStore::Open(paths);
+  ASSERT_TRUE(store.has_value());
+  const std::string a = "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f";
+  const std::string b = "6dac920f-4046-4dd6-8a47-a35db53cc035";
+  testing::WriteFileRaw(paths.config_dir + "/" + a + ".xml", "<secret/>");
+  testing::WriteFileRaw(paths.config_dir + "/" + a + ".base64", "YQ==");
+  testing::WriteFileRaw(paths.config_dir + "/" + b + ".xml", "<secret/>");
+  std::filesystem::create_directory(paths.config_dir + "/" + b + ".base64");
+  testing::WriteFileRaw(paths.config_dir + "/" + b + ".xml.new", "<secret/>");
+  auto listing = (*store)->List();
+  ASSERT_TRUE(listing.has_value());
+  std::vector<std::string> defs = listing->definition_files;
+  std::sort(defs.begin(), defs.end());
+  EXPECT_EQ(defs, (std::vector<std::string>{a + ".xml", b + ".xml"}));
+  ASSERT_EQ(listing->value_files.size(), 2u);
+  EXPECT_TRUE(listing->value_files.at(a));
+  EXPECT_FALSE(listing->value_files.at(b));
+}
+
+}  // namespace
+}  // namespace vsecret
