@@ -62,6 +62,9 @@ def run_timed(argv, env=None):
 
 
 def median_time(argv, repeats):
+    # One untimed warm-up: this VM reclaims cold page cache proactively (kdamond), and both
+    # tools must be measured with the same, warm, cache.
+    run_timed(argv)
     return statistics.median(run_timed(argv)[0] for _ in range(repeats))
 
 
@@ -148,6 +151,7 @@ def main():
             print("generating %d secrets..." % args.big, flush=True)
             bigroot = make_root(os.path.join(work, "big"), args.big, prefix="big")
             times, rss = [], 0.0
+            run_timed([vsecret, "-q", "-c", uri(bigroot), "secret-list"])  # warm-up, untimed
             for _ in range(args.repeats):
                 t, r = run_timed([vsecret, "-q", "-c", uri(bigroot), "secret-list"])
                 times.append(t)

@@ -51,6 +51,13 @@ enum class ArgvOutcome { kContinue, kExitSuccess, kExitFailure };
 ArgvOutcome ParseGlobalOptions(const std::vector<std::string>& args, Console& console, ShellOptions* options,
                                std::size_t* first_command) {
   std::vector<std::string> storage(args);
+  // The words may include a --base64 value; wipe this copy however we leave.
+  struct WipeWords {
+    std::vector<std::string>& words;
+    ~WipeWords() {
+      for (auto& w : words) SecureWipe(w.data(), w.size());
+    }
+  } wipe_storage{storage};
   std::vector<char*> argv;
   for (auto& a : storage) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -176,7 +183,6 @@ ArgvOutcome ParseGlobalOptions(const std::vector<std::string>& args, Console& co
     }
   }
   *first_command = static_cast<std::size_t>(optind);
-  for (auto& a : storage) SecureWipe(a.data(), a.size());  // the words may include a --base64 value
   return ArgvOutcome::kContinue;
 }
 

@@ -237,6 +237,14 @@ int OptStringQuiet(const ParsedCommand& cmd, std::string_view name, std::optiona
   return 1;
 }
 
+bool OptExclusive(Console& console, const ParsedCommand& cmd, std::string_view a, std::string_view b) {
+  if (cmd.Has(a) && cmd.Has(b)) {
+    console.Error("Options --" + std::string(a) + " and --" + std::string(b) + " are mutually exclusive");
+    return false;
+  }
+  return true;
+}
+
 int OptTimeoutMs(Console& console, const ParsedCommand& cmd, int* timeout_ms) {
   const ParsedOpt* opt = cmd.Find("timeout");
   if (opt == nullptr) return 0;

@@ -55,6 +55,9 @@ bool OptStringReq(Console& console, const ParsedCommand& cmd, std::string_view n
                   std::optional<std::string_view>* value);
 // vshCommandOptStringQuiet: 1 present (value set), 0 absent, -1 present but empty. Silent.
 int OptStringQuiet(const ParsedCommand& cmd, std::string_view name, std::optional<std::string_view>* value);
+// VSH_EXCLUSIVE_OPTIONS: false (with "Options --a and --b are mutually exclusive" printed) when
+// both options were given.
+bool OptExclusive(Console& console, const ParsedCommand& cmd, std::string_view a, std::string_view b);
 // vshCommandOptTimeoutToMs: --timeout N seconds, 1..INT_MAX/1000, as milliseconds.
 // 1 set, 0 absent, -1 malformed (message printed).
 int OptTimeoutMs(Console& console, const ParsedCommand& cmd, int* timeout_ms);

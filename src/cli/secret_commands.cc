@@ -41,15 +41,6 @@ Result<SecretBytes> ReadInputFile(const std::string& path, std::size_t max_bytes
 // virsh hands file contents to C-string APIs, so an embedded NUL ends the text.
 std::string_view UpToNul(std::string_view text) { return text.substr(0, text.find('\0')); }
 
-bool Exclusive(Shell& shell, const ParsedCommand& cmd, std::string_view a, std::string_view b) {
-  if (cmd.Has(a) && cmd.Has(b)) {
-    shell.console().Error("Options --" + std::string(a) + " and --" + std::string(b) +
-                          " are mutually exclusive");
-    return false;
-  }
-  return true;
-}
-
 bool CmdSecretDefine(Shell& shell, const ParsedCommand& cmd) {
   std::optional<std::string_view> from;
   if (!OptStringReq(shell.console(), cmd, "file", &from) || !from) return false;
@@ -97,9 +88,10 @@ bool CmdSecretSetValue(Shell& shell, const ParsedCommand& cmd) {
   Console& console = shell.console();
   bool plain = cmd.Has("plain");
   bool interactive = cmd.Has("interactive");
-  if (!Exclusive(shell, cmd, "file", "base64") || !Exclusive(shell, cmd, "plain", "base64") ||
-      !Exclusive(shell, cmd, "interactive", "base64") || !Exclusive(shell, cmd, "interactive", "plain") ||
-      !Exclusive(shell, cmd, "interactive", "file")) {
+  if (!OptExclusive(console, cmd, "file", "base64") || !OptExclusive(console, cmd, "plain", "base64") ||
+      !OptExclusive(console, cmd, "interactive", "base64") ||
+      !OptExclusive(console, cmd, "interactive", "plain") ||
+      !OptExclusive(console, cmd, "interactive", "file")) {
     return false;
   }
   auto secret = LookupSecretOption(shell, cmd);

@@ -22,16 +22,6 @@ std::string ErrnoText(int errnum) {
   return strerror_r(errnum, buf, sizeof buf);
 }
 
-// "Options --a and --b are mutually exclusive" when both were given.
-bool Exclusive(Shell& shell, const ParsedCommand& cmd, std::string_view a, std::string_view b) {
-  if (cmd.Has(a) && cmd.Has(b)) {
-    shell.console().Error("Options --" + std::string(a) + " and --" + std::string(b) +
-                          " are mutually exclusive");
-    return false;
-  }
-  return true;
-}
-
 // Quotes for /bin/sh only when the word contains a shell metacharacter (as virsh's echo --shell).
 void AppendShellQuoted(std::string& out, std::string_view word) {
   if (word.empty()) {
@@ -106,8 +96,9 @@ bool CmdEcho(Shell& shell, const ParsedCommand& cmd) {
   bool shell_quote = cmd.Has("shell");
   bool xml = cmd.Has("xml");
   bool split = cmd.Has("split");
-  if (!Exclusive(shell, cmd, "shell", "xml") || !Exclusive(shell, cmd, "shell", "split") ||
-      !Exclusive(shell, cmd, "xml", "split")) {
+  Console& console = shell.console();
+  if (!OptExclusive(console, cmd, "shell", "xml") || !OptExclusive(console, cmd, "shell", "split") ||
+      !OptExclusive(console, cmd, "xml", "split")) {
     return false;
   }
   auto words = cmd.ArgvValues("string");

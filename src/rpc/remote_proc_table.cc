@@ -81,7 +81,7 @@ constexpr std::array<RemoteProcInfo, 392> kProcs = {{
     {67, true, ProcAnswer::kLiteral, 45, 7, "authentication failed: authentication failed"},
     {68, true, ProcAnswer::kLiteral, 45, 7, "authentication failed: authentication failed"},
     {69, true, ProcAnswer::kLiteral, 45, 7, "authentication failed: authentication failed"},
-    {70, true, ProcAnswer::kNoSupport, 3, 20, "virDomainInterfaceStats"},
+    {70, true, ProcAnswer::kLiteral, 45, 7, "authentication failed: authentication failed"},
     {71, false, ProcAnswer::kNoSupport, 3, 18, "virConnectNumOfStoragePools"},
     {72, false, ProcAnswer::kNoSupport, 3, 18, "virConnectListStoragePools"},
     {73, false, ProcAnswer::kNoSupport, 3, 18, "virConnectNumOfDefinedStoragePools"},

@@ -70,13 +70,14 @@ SCENARIOS = {
             "secret-dumpxml %s" % U3, "secret-dumpxml %s" % U4, "secret-list --private",
             "secret-list --no-private", "secret-list --ephemeral", "secret-list --no-ephemeral",
             "secret-list --private --no-private", "secret-list --no-ephemeral --private"]),
-    "define_vtpm_none_and_generated_uuid": ({
+    "define_vtpm_and_none": ({
         "vt.xml": sx(U1, vtpm("vTPMvTPM")),
         "none.xml": sx(U2, "<usage type='none'/>"),
-        "bare.xml": "<secret/>",
-        "emptyuuid.xml": "<secret><uuid></uuid><description></description></secret>",
-    }, {}, ["secret-define {F}/vt.xml", "secret-define {F}/none.xml", "secret-dumpxml %s" % U2,
-            "secret-define {F}/bare.xml", "secret-define {F}/emptyuuid.xml", "secret-list"]),
+    }, {}, ["secret-define {F}/vt.xml", "secret-define {F}/none.xml", "secret-dumpxml %s" % U2, "secret-list"]),
+    # A generated UUID sorts anywhere among fixed ones, so each of these lists only itself.
+    "generated_uuid": ({"bare.xml": "<secret/>"}, {}, ["secret-define {F}/bare.xml", "secret-list"]),
+    "empty_uuid_element": ({"e.xml": "<secret><uuid></uuid><description></description></secret>"}, {},
+                           ["secret-define {F}/e.xml", "secret-list", "secret-list --no-private"]),
     "lenient_parsing": ({
         "dups.xml": ("<secret foo='bar' private=''><uuid>%s</uuid><uuid>%s</uuid><bogus/>"
                      "<description>a <b>b</b> c<!-- x --><![CDATA[ <d> ]]></description><description>2</description>"
@@ -210,10 +211,20 @@ SCENARIOS = {
     }, ["secret-list", "secret-list --ephemeral", "secret-list --no-ephemeral --no-private",
         "secret-list --private", "secret-list --bogus", "secret-list extra",
         "secret-get-value 12345678-0000-4000-8000-000000000005"]),
-    "load_errors": ({}, {
+    # libvirt 9.0 logs a stale earlier error instead of a broken file's own parse error when
+    # both kinds occur in one load (vsecret logs the right one), so they are kept apart here.
+    "load_broken_xml": ({}, {
         "%s.xml" % U1: canon(U1, "ceph", "name", "ok"),
         "%s.base64" % U1: "b2s=",
         "%s.xml" % U2: "garbage",
+    }, ["secret-list"]),
+    "load_invalid_definition": ({}, {
+        "%s.xml" % U1: canon(U1, "ceph", "name", "ok"),
+        "%s.xml" % U3: "<secret><uuid>%s</uuid><usage type='ceph'/></secret>" % U3,
+    }, ["secret-list"]),
+    "load_errors": ({}, {
+        "%s.xml" % U1: canon(U1, "ceph", "name", "ok"),
+        "%s.base64" % U1: "b2s=",
         "not-a-uuid.xml": canon(U3),
         "%s.xml" % U4: canon(U4, "ceph", "name", "ok2"),
         "%s.base64" % U4: "",

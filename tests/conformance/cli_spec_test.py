@@ -39,7 +39,7 @@ class CliSpec(unittest.TestCase):
         self.assertEqual(self.files(), [])
         r = self.vs.cmd(["secret-undefine", U1])
         self.assertEqual(r.rc, 1)
-        self.assertEqual(r.out, b"")
+        self.assertEqual(r.out, b"\n")  # the handler ran, so the extra newline is printed
         self.assertEqual(r.err, ("error: failed to get secret '%s'\n"
                                  "error: Secret not found: no secret with matching uuid '%s'\n" % (U1, U1)).encode())
         # The usage is free again.

@@ -102,7 +102,7 @@ class Pair:
                 per_side[u] = "<UUID%d>" % (len(per_side) + 1)
             return per_side[u]
 
-        return UUID_RE.sub(repl, text)
+        return sort_log_entries(UUID_RE.sub(repl, text))
 
     def disk_state(self, side, known_uuids):
         """{normalised file name: (mode, normalised content)} of the config dir."""
@@ -120,6 +120,29 @@ class Pair:
                 content = "<not a regular file>"
             state[self.normalise(side, name.encode(), known_uuids)] = (oct(st.st_mode & 0o7777), content)
         return state
+
+
+def sort_log_entries(text):
+    """Load errors are logged in readdir order, which differs between two directories holding
+    the same files; so consecutive log entries (with their continuation lines) are compared as
+    a sorted block."""
+    lines = text.split("\n")
+    out, block = [], []
+
+    def flush():
+        out.extend(line for entry in sorted(block) for line in entry)
+        block.clear()
+
+    for line in lines:
+        if line.startswith("<LOG "):
+            block.append([line])
+        elif block and line and not line.startswith("error: ") and not line.startswith(" "):
+            block[-1].append(line)
+        else:
+            flush()
+            out.append(line)
+    flush()
+    return "\n".join(out)
 
 
 def split(command):

@@ -1,0 +1,101 @@
+// RpcServer: vsecretd's network side. One epoll loop owns the listening sockets and every client
+// connection; it reads frames, answers keepalive, hands REMOTE calls to the client's
+// RemoteSession and writes replies and events back.
+//
+// Calls are dispatched on the loop thread itself. The driver serialises every operation under
+// one mutex, so worker threads would add hand-offs without adding parallelism; what keeps one
+// client from stalling the others is that no socket operation ever blocks:
+//  * sockets are non-blocking; partial frames are buffered (up to the 32 MiB frame limit);
+//  * a length word outside [28, 33 554 436] closes that connection only;
+//  * output is queued per client; a client that stops reading is no longer read from once
+//    kPauseReadingAt bytes wait for it, and is dropped if events push it past kDropAt;
+//  * each wakeup reads at most one buffer per client, so a flooding client cannot starve others.
+//
+// Thread-safety: Run() on one thread. RequestStop() and RequestReload() are async-signal-safe
+// and may be called from any thread or a signal handler. Everything else is loop-thread only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "driver/secret_driver.h"
+#include "rpc/remote_dispatcher.h"
+#include "rpc/unix_socket.h"
+
+namespace vsecret::rpc {
+
+struct ServerOptions {
+  // Server-side keepalive for clients that asked about feature 10: a PING after this many
+  // seconds of silence, the connection dropped after keepalive_count unanswered PINGs.
+  // interval <= 0 disables server PINGs (PINGs from clients are always answered).
+  int keepalive_interval = 5;
+  int keepalive_count = 5;
+  std::size_t max_clients = 5000;
+  // Exit Run() after this many seconds with no client and no ephemeral secret; 0 = never.
+  int idle_timeout = 0;
+  // The CONNECT_OPEN path this instance serves ("/system" or "/session").
+  std::string uri_path = "/system";
+  // Decides whether a peer may use a read-write socket; null admits everyone. Returns an
+  // explanation when the peer is refused.
+  std::function<std::optional<std::string>(const PeerCredentials&)> rw_peer_check;
+  // Called on the loop thread for RequestReload() (SIGHUP); null reloads the driver only.
+  std::function<void()> on_reload;
+};
+
+class RpcServer {
+ public:
+  enum class StopReason { kRequested, kIdle };
+
+  // driver must outlive the server.
+  static Result<std::unique_ptr<RpcServer>> Create(SecretDriver& driver, ServerOptions options);
+  ~RpcServer();
+
+  // Adopts a bound, listening socket (made non-blocking here).
+  Result<void> AddListener(UniqueFd fd, bool read_only);
+  // Serves until RequestStop() or the idle timeout. Closes every client before returning.
+  StopReason Run();
+
+  void RequestStop();
+  void RequestReload();
+
+  // Loop-thread only (or after Run() returned).
+  std::size_t ClientCount() const { return clients_.size(); }
+
+ private:
+  struct Client;
+  struct Listener {
+    UniqueFd fd;
+    bool read_only;
+  };
+  using Clock = std::chrono::steady_clock;
+
+  RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll, UniqueFd wake);
+
+  void Accept(Listener& listener);
+  void OnReadable(const std::shared_ptr<Client>& client);
+  void OnWritable(const std::shared_ptr<Client>& client);
+  void HandleMessage(const std::shared_ptr<Client>& client, std::span<const std::uint8_t> message);
+  void CloseClient(int fd);
+  void UpdateInterest(Client& client);
+  void Tick(Clock::time_point now);
+  void DrainWakeups();
+
+  SecretDriver& driver_;
+  ServerOptions options_;
+  UniqueFd epoll_;
+  UniqueFd wake_;  // eventfd poked by RequestStop/RequestReload
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> reload_requested_{false};
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::map<int, std::shared_ptr<Client>> clients_;  // by fd; loop thread only
+  Clock::time_point idle_since_;
+};
+
+}  // namespace vsecret::rpc
