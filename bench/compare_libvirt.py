@@ -48,12 +48,19 @@ def make_root(path, count, prefix="bench"):
     return path
 
 
-def run_timed(argv, env=None):
+def run_timed(argv, stdin=None):
     """Runs argv, returns (seconds, peak RSS in MiB). Fails loudly on a non-zero exit."""
+    infile = None
+    if stdin is not None:
+        infile = tempfile.TemporaryFile()
+        infile.write(stdin)
+        infile.seek(0)
     t = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(argv, stdin=infile, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(p.pid, 0)
     elapsed = time.monotonic() - t
+    if infile:
+        infile.close()
     err = p.stderr.read().decode(errors="replace")
     p.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
@@ -132,9 +139,10 @@ def main():
             with open(fn, "w") as f:
                 f.write(canonical_xml(u, "new-%d" % i))
             files.append(fn)
-        script = "; ".join("secret-define " + f for f in files)
-        t_lv = run_timed(["virsh", "-q", "-c", uri(lv), script])[0]
-        t_vs = run_timed([vsecret, "-q", "-c", uri(vs), script])[0]
+        # One process each, reading the commands from stdin (too long for one argv word).
+        script = "".join("secret-define %s\n" % f for f in files).encode()
+        t_lv = run_timed(["virsh", "-q", "-c", uri(lv)], stdin=script)[0]
+        t_vs = run_timed([vsecret, "-q", "-c", uri(vs)], stdin=script)[0]
         results["defines"] = {"count": args.defines, "libvirt_s": t_lv, "vsecret_s": t_vs, "ratio": t_lv / t_vs}
 
         # 3. lookups by usage, in-process on both sides.

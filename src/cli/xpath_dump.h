@@ -21,7 +21,9 @@ namespace vsecret::cli {
 
 class Console;
 
-// Writes the result on the console. On failure returns the error for the caller to report.
+// Writes the result on the console. On failure returns the error for the caller to report; an
+// error with an empty message is a failure virsh does not explain (libxml2 refusing to attach a
+// node to the wrapper), so there is nothing to report.
 Result<void> DumpXml(Console& console, const std::string& xml, const std::optional<std::string_view>& xpath,
                      bool wrap);
 

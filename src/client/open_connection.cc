@@ -1,5 +1,6 @@
 // OpenConnection: maps a URI to a Connection implementation.
 #include "client/embedded_connection.h"
+#include "client/remote_connection.h"
 #include "client/uri.h"
 #include "vsecret/connection.h"
 
@@ -21,10 +22,11 @@ Result<std::unique_ptr<Connection>> OpenConnection(std::string_view uri_text, bo
     if (!conn) return std::unexpected(conn.error());
     return std::unique_ptr<Connection>(std::move(*conn));
   }
-  // secret:///system, secret:///session and the remote forms parse here; their transports
-  // (the vsecretd RPC client) are registered by the remote layer. Without it, the URI has no
-  // driver in this process, exactly as libvirt reports for an unknown scheme.
-  return no_driver();
+  // Everything else is a daemon (vsecretd, or a stock libvirtd) reached over the RPC protocol;
+  // the daemon judges the path, as libvirt's remote driver leaves it to the server.
+  auto conn = RemoteConnection::Open(text, *uri, read_only);
+  if (!conn) return std::unexpected(conn.error());
+  return std::unique_ptr<Connection>(std::move(*conn));
 }
 
 }  // namespace vsecret

@@ -24,11 +24,6 @@ Result<WireBuffer> Reply(const Header& call, const T& ret) {
   return EncodeFrame(ReplyHeader(call, MessageStatus::kOk), ret);
 }
 
-// Procedures that work before CONNECT_OPEN (besides feature 10, checked separately).
-bool AllowedBeforeOpen(Proc proc) {
-  return proc == Proc::kAuthList || proc == Proc::kConnectOpen || proc == Proc::kConnectClose;
-}
-
 // The reply a procedure served from the recorded table gets once the connection is open.
 Error TableAnswer(const RemoteProcInfo& info, std::span<const std::uint8_t> payload) {
   auto code = static_cast<ErrorCode>(info.code);

@@ -67,7 +67,8 @@ Result<UniqueFd> ListenUnix(const std::string& path, const ListenOptions& option
   return fd;
 }
 
-Result<UniqueFd> ConnectUnix(const std::string& path) {
+Result<UniqueFd> ConnectUnix(const std::string& path, int* errnum) {
+  if (errnum != nullptr) *errnum = 0;
   sockaddr_un addr;
   socklen_t len = MakeAddress(path, &addr);
   if (len == 0) return SystemError(ErrorDomain::kRpc, ENAMETOOLONG, "Path " + path + " too long for unix socket");
@@ -77,7 +78,11 @@ Result<UniqueFd> ConnectUnix(const std::string& path) {
   do {
     rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len);
   } while (rc != 0 && errno == EINTR);
-  if (rc != 0) return SystemError(ErrorDomain::kRpc, errno, "Failed to connect socket to '" + path + "'");
+  if (rc != 0) {
+    int err = errno;
+    if (errnum != nullptr) *errnum = err;
+    return SystemError(ErrorDomain::kRpc, err, "Failed to connect socket to '" + path + "'");
+  }
   return fd;
 }
 

@@ -50,7 +50,8 @@ Result<UniqueFd> ListenUnix(const std::string& path, const ListenOptions& option
 
 // Connects a blocking stream socket; a leading '@' names the abstract namespace. Errors read
 // "Failed to connect socket to '<path>': <strerror>" (SYSTEM_ERROR, domain RPC), like libvirt.
-Result<UniqueFd> ConnectUnix(const std::string& path);
+// errnum, when given, receives connect()'s errno on failure (0 on success).
+Result<UniqueFd> ConnectUnix(const std::string& path, int* errnum = nullptr);
 
 // SO_PEERCRED of a connected UNIX socket.
 Result<PeerCredentials> GetPeerCredentials(int fd);

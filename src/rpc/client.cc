@@ -1,0 +1,207 @@
+#include "rpc/client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "base/log.h"
+
+namespace vsecret::rpc {
+namespace {
+
+constexpr char kWhere[] = "rpc.client";
+
+Error ClosedError() { return Error(ErrorCode::kInternalError, ErrorDomain::kRpc, "internal error: client socket is closed"); }
+
+WireBuffer KeepAliveFrame(std::int32_t proc) {
+  Header h;
+  h.prog = kKeepAliveProgram;
+  h.vers = kKeepAliveVersion;
+  h.proc = proc;
+  h.type = MessageType::kMessage;
+  return EmptyFrame(h);
+}
+
+}  // namespace
+
+std::unique_ptr<RpcClient> RpcClient::Start(UniqueFd fd, MessageHandler on_message) {
+  std::unique_ptr<RpcClient> client(new RpcClient(std::move(fd), std::move(on_message)));
+  client->reader_ = std::thread([c = client.get()] { c->ReaderLoop(); });
+  return client;
+}
+
+RpcClient::RpcClient(UniqueFd fd, MessageHandler on_message) : fd_(std::move(fd)), on_message_(std::move(on_message)) {}
+
+RpcClient::~RpcClient() {
+  Close();
+  if (reader_.joinable()) reader_.join();
+}
+
+void RpcClient::Close() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!failure_) failure_ = ClosedError();
+  ::shutdown(fd_.get(), SHUT_RDWR);  // wakes the reader thread
+  cv_.notify_all();
+}
+
+bool RpcClient::IsOpen() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !failure_;
+}
+
+void RpcClient::StartKeepAlive(int interval, int count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  keepalive_interval_ = interval;
+  keepalive_count_ = count;
+}
+
+void RpcClient::Fail(Error reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!failure_) failure_ = std::move(reason);
+  ::shutdown(fd_.get(), SHUT_RDWR);
+  cv_.notify_all();
+}
+
+bool RpcClient::WriteFrame(const WireBuffer& frame) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  std::size_t off = 0;
+  while (off < frame.size()) {
+    ssize_t n = ::send(fd_.get(), frame.data() + off, frame.size() - off, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+Result<WireBuffer> RpcClient::CallRaw(std::int32_t proc, const WireBuffer& args) {
+  Pending pending;
+  Header h;
+  h.proc = proc;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failure_) return std::unexpected(*failure_);
+    h.serial = next_serial_++;
+    pending_[h.serial] = &pending;
+  }
+  FrameBuilder builder(h);
+  builder.payload().FixedOpaque(args);  // already XDR: appended as is (4-byte aligned)
+  auto frame = std::move(builder).Finish();
+  bool sent = frame && WriteFrame(*frame);
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!sent) {
+    pending_.erase(h.serial);
+    if (!frame) return std::unexpected(frame.error());
+    if (!failure_) failure_ = Error(ErrorCode::kSystemError, ErrorDomain::kRpc,
+                                    std::string("Cannot write data: ") + std::strerror(errno));
+    return std::unexpected(*failure_);
+  }
+  cv_.wait(lock, [&] { return pending.done || failure_.has_value(); });
+  pending_.erase(h.serial);
+  if (pending.done) return std::move(*pending.result);
+  return std::unexpected(*failure_);
+}
+
+void RpcClient::ReaderLoop() {
+  FrameReader reader;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last_rx = Clock::now();
+  int pings_sent = 0;
+  for (;;) {
+    int interval, count;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (failure_) return;
+      interval = keepalive_interval_;
+      count = keepalive_count_;
+    }
+    pollfd pfd{fd_.get(), POLLIN, 0};
+    int rc = ::poll(&pfd, 1, interval > 0 ? 1000 : -1);
+    if (rc < 0 && errno != EINTR) {
+      Fail(Error(ErrorCode::kSystemError, ErrorDomain::kRpc, std::string("poll failed: ") + std::strerror(errno)));
+      return;
+    }
+    if (rc <= 0) {
+      if (interval > 0 && Clock::now() - last_rx >= std::chrono::seconds(interval) * (pings_sent + 1)) {
+        if (pings_sent >= count) {
+          Fail(Error(ErrorCode::kInternalError, ErrorDomain::kRpc,
+                     "internal error: connection closed due to keepalive timeout"));
+          return;
+        }
+        ++pings_sent;
+        WriteFrame(KeepAliveFrame(kProcPing));
+      }
+      continue;
+    }
+    std::span<std::uint8_t> space = reader.Space();
+    ssize_t n = ::recv(fd_.get(), space.data(), space.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Fail(n == 0 ? Error(ErrorCode::kSystemError, ErrorDomain::kRpc,
+                          "End of file while reading data: Input/output error")
+                  : Error(ErrorCode::kSystemError, ErrorDomain::kRpc,
+                          std::string("Cannot recv data: ") + std::strerror(errno)));
+      return;
+    }
+    reader.Commit(static_cast<std::size_t>(n));
+    last_rx = Clock::now();
+    pings_sent = 0;
+    std::span<const std::uint8_t> message;
+    FrameReader::Status st;
+    while ((st = reader.Next(&message)) == FrameReader::Status::kFrame) HandleFrame(message);
+    if (st == FrameReader::Status::kBad) {
+      Fail(Error(ErrorCode::kRpc, ErrorDomain::kRpc, "packet received from server too large or too small"));
+      return;
+    }
+  }
+}
+
+void RpcClient::HandleFrame(std::span<const std::uint8_t> message) {
+  auto header = DecodeHeader(message);
+  if (!header) return;
+  const Header& h = *header;
+  std::span<const std::uint8_t> payload = message.subspan(kHeaderSize);
+  if (h.prog == kKeepAliveProgram) {
+    if (h.type == MessageType::kMessage && h.proc == kProcPing) WriteFrame(KeepAliveFrame(kProcPong));
+    return;
+  }
+  if (h.prog != kRemoteProgram) return;
+  if (h.type == MessageType::kMessage) {
+    if (on_message_) on_message_(h, payload);
+    return;
+  }
+  if (h.type != MessageType::kReply && h.type != MessageType::kReplyWithFds) {
+    Fail(Error(ErrorCode::kRpc, ErrorDomain::kRpc, "Unexpected message type from server"));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = pending_.find(h.serial);
+  if (it == pending_.end()) {
+    // A reply nobody waits for means the stream is out of step: libvirt drops the connection.
+    Log(LogLevel::kWarning, kWhere, "reply with unexpected serial " + std::to_string(h.serial));
+    if (!failure_) failure_ = Error(ErrorCode::kRpc, ErrorDomain::kRpc, "Unexpected reply serial from server");
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    cv_.notify_all();
+    return;
+  }
+  Pending* p = it->second;
+  if (h.status == MessageStatus::kOk) {
+    p->result.emplace(WireBuffer(payload.begin(), payload.end()));
+  } else {
+    auto error = DecodePayload<RemoteError>(payload);
+    if (error) {
+      p->result.emplace(std::unexpected(error->ToError()));
+    } else {
+      p->result.emplace(std::unexpected(error.error()));
+    }
+  }
+  p->done = true;
+  cv_.notify_all();
+}
+
+}  // namespace vsecret::rpc

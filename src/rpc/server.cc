@@ -1,0 +1,399 @@
+#include "rpc/server.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+
+#include "base/log.h"
+#include "rpc/remote_messages.h"
+
+namespace vsecret::rpc {
+namespace {
+
+constexpr char kWhere[] = "rpc.server";
+
+// Output back-pressure (see the header): a client this far behind is not read from any more,
+// and one this far behind (only events can push it there) is dropped.
+constexpr std::size_t kPauseReadingAt = 1 << 20;
+constexpr std::size_t kDropAt = kMaxFrame + (32u << 20);
+
+// epoll user data: the kind of descriptor in the high half, the descriptor or index below.
+constexpr std::uint64_t kTagWake = 0;
+constexpr std::uint64_t kTagListener = 1;
+constexpr std::uint64_t kTagClient = 2;
+std::uint64_t Tag(std::uint64_t kind, std::uint32_t value) { return (kind << 32) | value; }
+
+WireBuffer KeepAliveFrame(std::int32_t proc) {
+  Header h;
+  h.prog = kKeepAliveProgram;
+  h.vers = kKeepAliveVersion;
+  h.proc = proc;
+  h.type = MessageType::kMessage;
+  return EmptyFrame(h);
+}
+
+}  // namespace
+
+struct RpcServer::Client final : FrameSink {
+  Client(UniqueFd socket, int epoll, bool ro, PeerCredentials who)
+      : fd(std::move(socket)), epoll_fd(epoll), read_only(ro), peer(who) {}
+
+  // Thread-safe: queues the frame and writes as much as the socket takes right now.
+  void SendFrame(WireBuffer frame) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (dead) return;
+    queued += frame.size();
+    out.push_back(std::move(frame));
+    FlushLocked();
+    if (queued > kDropAt) {
+      Log(LogLevel::kWarning, kWhere, "dropping client fd " + std::to_string(fd.get()) + ": output not read");
+      KillLocked();
+    }
+    UpdateInterestLocked();
+  }
+
+  // Writes queued frames until the socket would block.
+  void FlushLocked() {
+    while (!out.empty() && !dead) {
+      WireBuffer& f = out.front();
+      ssize_t n = ::send(fd.get(), f.data() + out_offset, f.size() - out_offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) KillLocked();
+        return;
+      }
+      out_offset += static_cast<std::size_t>(n);
+      queued -= static_cast<std::size_t>(n);
+      if (out_offset == f.size()) {
+        out.pop_front();
+        out_offset = 0;
+      }
+    }
+  }
+
+  // Marks the connection dead; the shutdown makes epoll report a hang-up so the loop closes it.
+  void KillLocked() {
+    dead = true;
+    out.clear();
+    queued = 0;
+    ::shutdown(fd.get(), SHUT_RDWR);
+  }
+
+  void UpdateInterestLocked() {
+    std::uint32_t want = 0;
+    if (!dead && !closing && queued < kPauseReadingAt) want |= EPOLLIN;
+    if (!dead && queued > 0) want |= EPOLLOUT;
+    if (want == interest) return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = Tag(kTagClient, static_cast<std::uint32_t>(fd.get()));
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd.get(), &ev) == 0) interest = want;
+  }
+
+  UniqueFd fd;
+  const int epoll_fd;
+  const bool read_only;
+  const PeerCredentials peer;
+  std::unique_ptr<RemoteSession> session;
+
+  std::mutex mutex;
+  std::deque<WireBuffer> out;  // guarded by mutex
+  std::size_t out_offset = 0;  // guarded by mutex; bytes of out.front() already sent
+  std::size_t queued = 0;      // guarded by mutex; bytes waiting in out
+  bool dead = false;           // guarded by mutex; I/O failed or dropped: close at next wakeup
+  bool closing = false;        // guarded by mutex; CONNECT_CLOSE answered: close once drained
+  std::uint32_t interest = EPOLLIN;  // guarded by mutex; the registered epoll mask
+
+  // Loop-thread only.
+  FrameReader reader;
+  Clock::time_point last_rx;
+  bool keepalive = false;
+  int pings_sent = 0;
+};
+
+Result<std::unique_ptr<RpcServer>> RpcServer::Create(SecretDriver& driver, ServerOptions options) {
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll) return SystemError(ErrorDomain::kRpc, errno, "Unable to create epoll instance");
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return SystemError(ErrorDomain::kRpc, errno, "Unable to create eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = Tag(kTagWake, 0);
+  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev) != 0) {
+    return SystemError(ErrorDomain::kRpc, errno, "Unable to watch eventfd");
+  }
+  return std::unique_ptr<RpcServer>(new RpcServer(driver, std::move(options), std::move(epoll), std::move(wake)));
+}
+
+RpcServer::RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll, UniqueFd wake)
+    : driver_(driver), options_(std::move(options)), epoll_(std::move(epoll)), wake_(std::move(wake)) {}
+
+RpcServer::~RpcServer() { clients_.clear(); }
+
+Result<void> RpcServer::AddListener(UniqueFd fd, bool read_only) {
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    return SystemError(ErrorDomain::kRpc, errno, "Unable to make listening socket non-blocking");
+  }
+  auto listener = std::make_unique<Listener>(Listener{std::move(fd), read_only});
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = Tag(kTagListener, static_cast<std::uint32_t>(listeners_.size()));
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener->fd.get(), &ev) != 0) {
+    return SystemError(ErrorDomain::kRpc, errno, "Unable to watch listening socket");
+  }
+  listeners_.push_back(std::move(listener));
+  return {};
+}
+
+void RpcServer::RequestStop() {
+  stop_requested_.store(true);
+  std::uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof one);
+}
+
+void RpcServer::RequestReload() {
+  reload_requested_.store(true);
+  std::uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof one);
+}
+
+void RpcServer::DrainWakeups() {
+  std::uint64_t value;
+  while (::read(wake_.get(), &value, sizeof value) > 0) {
+  }
+}
+
+RpcServer::StopReason RpcServer::Run() {
+  constexpr int kMaxEvents = 64;
+  epoll_event events[kMaxEvents];
+  idle_since_ = Clock::now();
+  StopReason reason = StopReason::kRequested;
+  bool timed = options_.keepalive_interval > 0 || options_.idle_timeout > 0;
+  while (!stop_requested_.load()) {
+    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timed ? 1000 : -1);
+    if (n < 0 && errno != EINTR) {
+      Log(LogLevel::kError, kWhere, std::string("epoll_wait failed: ") + std::strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      std::uint64_t kind = events[i].data.u64 >> 32;
+      auto value = static_cast<std::uint32_t>(events[i].data.u64);
+      if (kind == kTagWake) {
+        DrainWakeups();
+      } else if (kind == kTagListener) {
+        Accept(*listeners_[value]);
+      } else {
+        auto it = clients_.find(static_cast<int>(value));
+        if (it == clients_.end()) continue;
+        std::shared_ptr<Client> client = it->second;
+        if (events[i].events & EPOLLOUT) OnWritable(client);
+        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) OnReadable(client);
+      }
+    }
+    if (reload_requested_.exchange(false)) {
+      Log(LogLevel::kInfo, kWhere, "reloading secrets");
+      if (options_.on_reload) {
+        options_.on_reload();
+      } else {
+        driver_.Reload();
+      }
+    }
+    Tick(Clock::now());
+    if (options_.idle_timeout > 0 && clients_.empty() && driver_.EphemeralCount() == 0 &&
+        Clock::now() - idle_since_ >= std::chrono::seconds(options_.idle_timeout)) {
+      reason = StopReason::kIdle;
+      break;
+    }
+  }
+  clients_.clear();
+  return reason;
+}
+
+void RpcServer::Accept(Listener& listener) {
+  // Accept what is pending now, bounded so one busy listener cannot monopolise a wakeup.
+  for (int i = 0; i < 64; ++i) {
+    UniqueFd fd(::accept4(listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+        Log(LogLevel::kWarning, kWhere, std::string("accept failed: ") + std::strerror(errno));
+      }
+      return;
+    }
+    if (clients_.size() >= options_.max_clients) {
+      Log(LogLevel::kWarning, kWhere, "Too many active clients (" + std::to_string(clients_.size()) +
+                                          "), dropping connection");
+      continue;  // fd closes here
+    }
+    PeerCredentials peer;
+    if (auto cred = GetPeerCredentials(fd.get())) peer = *cred;
+    SessionPolicy policy;
+    policy.uri_path = options_.uri_path;
+    policy.socket_read_only = listener.read_only;
+    if (!listener.read_only && options_.rw_peer_check) policy.denied_reason = options_.rw_peer_check(peer);
+    if (policy.denied_reason) {
+      Log(LogLevel::kWarning, kWhere, "refusing uid " + std::to_string(peer.uid) + " pid " +
+                                          std::to_string(peer.pid) + " on the read-write socket");
+    }
+    int raw = fd.get();
+    auto client = std::make_shared<Client>(std::move(fd), epoll_.get(), listener.read_only, peer);
+    client->session = std::make_unique<RemoteSession>(driver_, std::move(policy), client);
+    client->last_rx = Clock::now();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = Tag(kTagClient, static_cast<std::uint32_t>(raw));
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw, &ev) != 0) {
+      Log(LogLevel::kWarning, kWhere, std::string("cannot watch client: ") + std::strerror(errno));
+      continue;
+    }
+    clients_.emplace(raw, std::move(client));
+    Log(LogLevel::kDebug, kWhere, "new client fd " + std::to_string(raw) + " uid " + std::to_string(peer.uid) +
+                                      (listener.read_only ? " (read-only socket)" : ""));
+  }
+}
+
+void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
+  int fd = client->fd.get();
+  {
+    std::lock_guard<std::mutex> lock(client->mutex);
+    if (client->dead) {
+      CloseClient(fd);
+      return;
+    }
+  }
+  std::span<std::uint8_t> space = client->reader.Space();
+  ssize_t n = ::recv(fd, space.data(), space.size(), MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) {
+    if (client->reader.HasPartial()) {
+      Log(LogLevel::kDebug, kWhere, "client fd " + std::to_string(fd) + " went away mid-frame");
+    }
+    CloseClient(fd);
+    return;
+  }
+  client->reader.Commit(static_cast<std::size_t>(n));
+  client->last_rx = Clock::now();  // any traffic counts as a keepalive answer
+  client->pings_sent = 0;
+  std::span<const std::uint8_t> message;
+  for (;;) {
+    FrameReader::Status st = client->reader.Next(&message);
+    if (st == FrameReader::Status::kNeedMore) break;
+    if (st == FrameReader::Status::kBad) {
+      Log(LogLevel::kWarning, kWhere, "packet " + std::to_string(client->reader.PendingLength()) +
+                                          " bytes received from client fd " + std::to_string(fd) +
+                                          " is out of range, closing connection");
+      CloseClient(fd);
+      return;
+    }
+    HandleMessage(client, message);
+    std::lock_guard<std::mutex> lock(client->mutex);
+    if (client->dead || client->closing) break;
+  }
+  std::lock_guard<std::mutex> lock(client->mutex);
+  if (client->dead || (client->closing && client->out.empty())) {
+    CloseClient(fd);  // the client object outlives this call through the caller's shared_ptr
+  }
+}
+
+void RpcServer::OnWritable(const std::shared_ptr<Client>& client) {
+  std::lock_guard<std::mutex> lock(client->mutex);
+  client->FlushLocked();
+  if (client->dead || (client->closing && client->out.empty())) {
+    CloseClient(client->fd.get());
+    return;
+  }
+  client->UpdateInterestLocked();
+}
+
+void RpcServer::HandleMessage(const std::shared_ptr<Client>& client, std::span<const std::uint8_t> message) {
+  auto header = DecodeHeader(message);
+  if (!header) return;  // cannot happen: a frame holds at least a header
+  Header h = *header;
+  std::span<const std::uint8_t> payload = message.subspan(kHeaderSize);
+
+  if (h.prog == kKeepAliveProgram && h.type == MessageType::kMessage) {
+    if (h.vers == kKeepAliveVersion && h.proc == kProcPing) client->SendFrame(KeepAliveFrame(kProcPong));
+    return;  // PONGs only reset the timer, which any traffic does
+  }
+  // libvirtd ignores anything that is not a call (replies, messages, stream packets).
+  if (h.type != MessageType::kCall && h.type != MessageType::kCallWithFds) return;
+  if (h.prog != kRemoteProgram || h.vers != kRemoteVersion) {
+    client->SendFrame(ErrorReplyFrame(h, Error(ErrorCode::kRpc, ErrorDomain::kRpc,
+                                               "Cannot find program " + std::to_string(h.prog) + " version " +
+                                                   std::to_string(h.vers))));
+    return;
+  }
+  if (h.status != MessageStatus::kOk) {
+    client->SendFrame(ErrorReplyFrame(h, Error(ErrorCode::kRpc, ErrorDomain::kRpc,
+                                               "Unexpected message status " +
+                                                   std::to_string(static_cast<int>(h.status)))));
+    return;
+  }
+  if (h.type == MessageType::kCallWithFds) {
+    // The descriptor count precedes the arguments; no procedure vsecretd serves takes any.
+    XdrDecoder dec(payload);
+    std::uint32_t nfds = 0;
+    if (!dec.U32(&nfds)) {
+      client->SendFrame(ErrorReplyFrame(h, DecodePayloadError()));
+      return;
+    }
+    if (nfds != 0) {
+      client->SendFrame(ErrorReplyFrame(h, Error(ErrorCode::kArgumentUnsupported, ErrorDomain::kRpc,
+                                                 "argument unsupported: fd passing is not supported by this "
+                                                 "connection")));
+      return;
+    }
+    payload = payload.subspan(4);
+    h.type = MessageType::kCall;
+  }
+  client->SendFrame(client->session->HandleCall(h, payload));
+  if (client->session->keepalive_requested()) client->keepalive = true;
+  if (client->session->close_requested()) {
+    std::lock_guard<std::mutex> lock(client->mutex);
+    client->closing = true;
+    client->UpdateInterestLocked();
+  }
+}
+
+void RpcServer::CloseClient(int fd) {
+  auto it = clients_.find(fd);
+  if (it == clients_.end()) return;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  Log(LogLevel::kDebug, kWhere, "closing client fd " + std::to_string(fd));
+  // Dropping the session deregisters its events; the descriptor closes with the last reference.
+  it->second->session.reset();
+  clients_.erase(it);
+  if (clients_.empty()) idle_since_ = Clock::now();
+}
+
+void RpcServer::Tick(Clock::time_point now) {
+  if (options_.keepalive_interval <= 0) return;
+  const auto interval = std::chrono::seconds(options_.keepalive_interval);
+  std::vector<int> timed_out;
+  for (auto& [fd, client] : clients_) {
+    if (!client->keepalive) continue;
+    if (now - client->last_rx < interval * (client->pings_sent + 1)) continue;
+    if (client->pings_sent >= options_.keepalive_count) {
+      timed_out.push_back(fd);
+      continue;
+    }
+    ++client->pings_sent;
+    client->SendFrame(KeepAliveFrame(kProcPing));
+  }
+  for (int fd : timed_out) {
+    Log(LogLevel::kWarning, kWhere, "No response from client fd " + std::to_string(fd) + " after " +
+                                        std::to_string(options_.keepalive_count) + " keepalive messages");
+    CloseClient(fd);
+  }
+}
+
+}  // namespace vsecret::rpc
