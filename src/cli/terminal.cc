@@ -159,4 +159,25 @@ std::optional<std::string> ReadlineLineReader::ReadLine(const std::string& promp
 
 void ReadlineLineReader::AddHistory(const std::string& line) { add_history(line.c_str()); }
 
+std::optional<std::string> PipedLineReader::ReadLine(const std::string& prompt) {
+  std::fwrite(prompt.data(), 1, prompt.size(), out_);
+  char* buf = nullptr;
+  std::size_t cap = 0;
+  ssize_t n = getline(&buf, &cap, in_);
+  std::optional<std::string> line;
+  if (n > 0) {
+    line.emplace(buf, static_cast<std::size_t>(n));
+    if (line->back() == '\n') line->pop_back();
+    // readline echoes the line it read, and ends it with a newline even at EOF.
+    std::fwrite(line->data(), 1, line->size(), out_);
+    std::fputc('\n', out_);
+  }
+  if (buf != nullptr) {
+    SecureWipe(buf, cap);  // the line may carry a --base64 value
+    std::free(buf);
+  }
+  std::fflush(out_);
+  return line;
+}
+
 }  // namespace vsecret::cli

@@ -1,6 +1,8 @@
 // The real terminal behind the shell: password prompts and readline input.
 #pragma once
 
+#include <cstdio>
+
 #include <optional>
 #include <string>
 
@@ -25,6 +27,20 @@ class ReadlineLineReader final : public LineReader {
   ReadlineLineReader();
   std::optional<std::string> ReadLine(const std::string& prompt) override;
   void AddHistory(const std::string& line) override;
+};
+
+// Reads commands from a pipe or file with buffered I/O, echoing the prompt and each line to
+// stdout exactly as readline does when stdin is not a terminal. readline would read such input
+// one byte (and one select) at a time, which dominates long scripts fed on stdin.
+class PipedLineReader final : public LineReader {
+ public:
+  explicit PipedLineReader(std::FILE* in, std::FILE* out) : in_(in), out_(out) {}
+  std::optional<std::string> ReadLine(const std::string& prompt) override;
+  void AddHistory(const std::string&) override {}
+
+ private:
+  std::FILE* in_;
+  std::FILE* out_;
 };
 
 }  // namespace vsecret::cli

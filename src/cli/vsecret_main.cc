@@ -1,5 +1,7 @@
 // vsecret: a virsh-compatible command-line tool for the secret driver.
 #include <clocale>
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -20,7 +22,10 @@ int main(int argc, char** argv) {
   vsecret::cli::FileSink out(stdout);
   vsecret::cli::FileSink err(stderr);
   vsecret::cli::TerminalPasswordReader passwords;
-  vsecret::cli::ReadlineLineReader line_reader;
+  vsecret::cli::ReadlineLineReader tty_reader;
+  vsecret::cli::PipedLineReader piped_reader(stdin, stdout);
+  vsecret::cli::LineReader& line_reader =
+      isatty(STDIN_FILENO) ? static_cast<vsecret::cli::LineReader&>(tty_reader) : piped_reader;
 
   vsecret::cli::CliIo io;
   io.out = &out;
