@@ -320,9 +320,31 @@ TEST_F(StoreFaultTest, OpenFailures) {
 }
 
 TEST_F(StoreFaultTest, ReadOnlyDirectoryWithRealPermissions) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "running as root: permission bits do not stop root from writing, so a chmod 0500 "
-                    "directory cannot fail; CreateFailureEacces covers this path by fault injection";
+  // Permission bits do not stop root, so as root the scenario runs in a child that first hands
+  // the tree to "nobody" and drops to that user.
+  const bool as_root = ::geteuid() == 0;
+  if (as_root) {
+    constexpr uid_t kNobody = 65534;
+    ASSERT_EQ(::chown(tmp_.path().c_str(), kNobody, kNobody), 0);
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(tmp_.path())) {
+      ASSERT_EQ(::lchown(entry.path().c_str(), kNobody, kNobody), 0) << entry.path();
+    }
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) _exit(3);
+      if (::chmod(paths_.config_dir.c_str(), 0500) != 0) _exit(4);
+      ExpectBothWritesFailCleanly([](const std::string& tmp, const std::string&) {
+        return "Failed to create file '" + tmp + "': Permission denied";
+      });
+      _exit(::testing::Test::HasFailure() ? 1 : 0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    ASSERT_EQ(::chmod(paths_.config_dir.c_str(), 0700), 0);
+    ExpectOldContentAndNoTemp();
+    return;
   }
   ASSERT_EQ(::chmod(paths_.config_dir.c_str(), 0500), 0);
   ExpectBothWritesFailCleanly([](const std::string& tmp, const std::string&) {
