@@ -162,20 +162,11 @@ class PosixEnv final : public Env {
   }
 
   IoResult<std::vector<std::string>> GetChildren(const std::string& dir) override {
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return IoFail(IoOp::kList, errno);
+    auto entries = ListDir(dir);
+    if (!entries) return std::unexpected(entries.error());
     std::vector<std::string> names;
-    for (;;) {
-      errno = 0;
-      const dirent* entry = ::readdir(d);
-      if (entry == nullptr) break;
-      const std::string_view name = entry->d_name;
-      if (name == "." || name == "..") continue;
-      names.emplace_back(name);
-    }
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) return IoFail(IoOp::kList, err);
+    names.reserve(entries->size());
+    for (DirEntry& entry : *entries) names.push_back(std::move(entry.name));
     return names;
   }
 

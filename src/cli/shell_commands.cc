@@ -13,6 +13,7 @@
 #include "cli/command_parser.h"
 #include "cli/help.h"
 #include "cli/shell.h"
+#include "conf/xml_escape.h"
 
 namespace vsecret::cli {
 namespace {
@@ -40,30 +41,6 @@ void AppendShellQuoted(std::string& out, std::string_view word) {
   out += '\'';
 }
 
-void AppendXmlEscaped(std::string& out, std::string_view word) {
-  for (char c : word) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // Control characters other than tab, newline and CR cannot appear in XML; drop them.
-        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n' || c == '\r') out += c;
-    }
-  }
-}
 
 // Splits on ',' where ",," stands for a literal comma (virsh's vshStringToArray).
 std::vector<std::string> SplitCommas(std::string_view text) {

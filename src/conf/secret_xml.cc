@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 
+#include "conf/xml_escape.h"
 #include "vsecret_schemas.h"
 
 namespace vsecret {
@@ -418,33 +419,6 @@ constexpr std::array<std::string_view, 2> kYesNo = {"yes", "no"};
 constexpr std::array<std::string_view, 5> kUsageTypeNames = {"volume", "ceph", "iscsi", "tls", "vtpm"};
 constexpr std::array<std::string_view, 5> kUsageIdElements = {"volume", "name", "target", "name", "name"};
 
-// Escapes like libvirt's virBufferEscapeString: the five XML specials become entities, and the
-// C0 controls it lists (all but TAB, LF, CR and 0x1A-0x1F) are dropped silently.
-void AppendEscaped(std::string& out, std::string_view text) {
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (c >= 0x01 && c <= 0x19 && c != '\t' && c != '\n' && c != '\r') break;
-        out.push_back(ch);
-    }
-  }
-}
 
 }  // namespace
 
@@ -548,7 +522,7 @@ std::string FormatSecretXml(const SecretDef& def) {
   out += "</uuid>\n";
   if (def.description) {
     out += "  <description>";
-    AppendEscaped(out, *def.description);
+    AppendXmlEscaped(out, *def.description);
     out += "</description>\n";
   }
   const int kind = static_cast<int>(def.usage_type);
@@ -562,7 +536,7 @@ std::string FormatSecretXml(const SecretDef& def) {
       out += "    <";
       out += tag;
       out += ">";
-      AppendEscaped(out, *def.usage_id);
+      AppendXmlEscaped(out, *def.usage_id);
       out += "</";
       out += tag;
       out += ">\n";
