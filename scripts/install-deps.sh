@@ -14,4 +14,6 @@ $SUDO apt-get install -y --no-install-recommends \
   libgtest-dev libgmock-dev googletest libbenchmark-dev \
   clang-format \
   libvirt-clients libvirt-daemon python3-libvirt python3 \
-  libxml2-utils xxd procps util-linux
+  qemu-utils cryptsetup-bin \
+  libxml2-utils xxd procps util-linux \
+  systemd

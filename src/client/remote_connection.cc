@@ -16,9 +16,10 @@ using rpc::Proc;
 
 // Query parameters the client consumes itself; the rest travel in the CONNECT_OPEN name.
 constexpr std::array<std::string_view, 17> kClientParams = {
-    "name",   "command",   "socket", "auth",        "sshauth",            "netcat",  "keyfile",
-    "pkipath", "known_hosts", "known_hosts_verify", "tls_priority", "mode", "proxy", "no_sanity",
-    "no_verify", "no_tty", "authfile"};
+    "name",         "command", "socket",  "auth",        "sshauth",
+    "netcat",       "keyfile", "pkipath", "known_hosts", "known_hosts_verify",
+    "tls_priority", "mode",    "proxy",   "no_sanity",   "no_verify",
+    "no_tty",       "authfile"};
 
 // Keepalive as virsh sets it up (virConnectSetKeepAlive(conn, 5, 6)).
 constexpr int kKeepAliveInterval = 5;
@@ -78,12 +79,14 @@ Result<std::unique_ptr<RemoteConnection>> RemoteConnection::OpenOnSocket(rpc::Un
   std::unique_ptr<RemoteConnection> conn(new RemoteConnection(uri_text, read_only));
   RemoteConnection* self = conn.get();
   conn->client_ = rpc::RpcClient::Start(
-      std::move(fd), [self](const rpc::Header& h, std::span<const std::uint8_t> payload) { self->OnMessage(h, payload); });
+      std::move(fd),
+      [self](const rpc::Header& h, std::span<const std::uint8_t> payload) { self->OnMessage(h, payload); });
   if (auto ok = conn->Handshake(open_name); !ok) return std::unexpected(ok.error());
   return conn;
 }
 
-RemoteConnection::RemoteConnection(std::string uri, bool read_only) : uri_(std::move(uri)), read_only_(read_only) {}
+RemoteConnection::RemoteConnection(std::string uri, bool read_only)
+    : uri_(std::move(uri)), read_only_(read_only) {}
 
 RemoteConnection::~RemoteConnection() {
   if (client_ && client_->IsOpen()) (void)client_->Call<NoRet>(Proc::kConnectClose, NoArgs{});
@@ -124,7 +127,8 @@ Result<void> RemoteConnection::Handshake(const std::string& open_name) {
 }
 
 Result<SecretRef> RemoteConnection::DefineXml(std::string_view xml, unsigned flags) {
-  auto r = client_->Call<rpc::SecretHandle>(Proc::kSecretDefineXml, rpc::DefineXmlArgs{std::string(xml), flags});
+  auto r =
+      client_->Call<rpc::SecretHandle>(Proc::kSecretDefineXml, rpc::DefineXmlArgs{std::string(xml), flags});
   if (!r) return std::unexpected(r.error());
   return r->secret;
 }
@@ -136,19 +140,22 @@ Result<void> RemoteConnection::Undefine(const Uuid& uuid) {
 }
 
 Result<void> RemoteConnection::SetValue(const Uuid& uuid, const SecretBytes& value, unsigned flags) {
-  auto r = client_->Call<NoRet>(Proc::kSecretSetValue, rpc::SetValueArgs{HandleFor(uuid), value.Clone(), flags});
+  auto r =
+      client_->Call<NoRet>(Proc::kSecretSetValue, rpc::SetValueArgs{HandleFor(uuid), value.Clone(), flags});
   if (!r) return std::unexpected(r.error());
   return {};
 }
 
 Result<SecretBytes> RemoteConnection::GetValue(const Uuid& uuid, unsigned flags) {
-  auto r = client_->Call<rpc::GetValueRet>(Proc::kSecretGetValue, rpc::SecretFlagsArgs{HandleFor(uuid), flags});
+  auto r =
+      client_->Call<rpc::GetValueRet>(Proc::kSecretGetValue, rpc::SecretFlagsArgs{HandleFor(uuid), flags});
   if (!r) return std::unexpected(r.error());
   return std::move(r->value);
 }
 
 Result<std::string> RemoteConnection::GetXmlDesc(const Uuid& uuid, unsigned flags) {
-  auto r = client_->Call<rpc::StringValue>(Proc::kSecretGetXmlDesc, rpc::SecretFlagsArgs{HandleFor(uuid), flags});
+  auto r =
+      client_->Call<rpc::StringValue>(Proc::kSecretGetXmlDesc, rpc::SecretFlagsArgs{HandleFor(uuid), flags});
   if (!r) return std::unexpected(r.error());
   return std::move(r->value);
 }
@@ -184,11 +191,13 @@ Result<int> RemoteConnection::NumOfSecrets() {
 
 Result<std::vector<std::string>> RemoteConnection::ListUuids(int max) {
   if (max < 0) {
-    return InvalidArg(ErrorDomain::kSecret, "maxuuids in virConnectListSecrets must be greater than or equal to zero");
+    return InvalidArg(ErrorDomain::kSecret,
+                      "maxuuids in virConnectListSecrets must be greater than or equal to zero");
   }
   if (static_cast<std::size_t>(max) > rpc::kSecretListMax) {
-    return Fail(ErrorCode::kRpc, ErrorDomain::kRemote,
-                "too many remote UUIDs: " + std::to_string(max) + " > " + std::to_string(rpc::kSecretListMax));
+    return Fail(
+        ErrorCode::kRpc, ErrorDomain::kRemote,
+        "too many remote UUIDs: " + std::to_string(max) + " > " + std::to_string(rpc::kSecretListMax));
   }
   auto r = client_->Call<rpc::ListSecretsRet>(Proc::kConnectListSecrets, rpc::IntValue{max});
   if (!r) return std::unexpected(r.error());
@@ -199,10 +208,12 @@ Result<std::vector<std::string>> RemoteConnection::ListUuids(int max) {
   return std::move(r->uuids);
 }
 
-Result<int> RemoteConnection::RegisterEvent(SecretEventId id, std::optional<Uuid> filter, SecretEventCallback callback) {
+Result<int> RemoteConnection::RegisterEvent(SecretEventId id, std::optional<Uuid> filter,
+                                            SecretEventCallback callback) {
   int raw_id = static_cast<int>(id);
   if (raw_id < 0 || raw_id > static_cast<int>(SecretEventId::kValueChanged)) {
-    return InvalidArg(ErrorDomain::kSecret, "eventID in virConnectSecretEventRegisterAny must be less than 2");
+    return InvalidArg(ErrorDomain::kSecret,
+                      "eventID in virConnectSecretEventRegisterAny must be less than 2");
   }
   RegistrationKey key{raw_id, filter};
   std::unique_lock<std::mutex> lock(events_mutex_);
@@ -235,8 +246,9 @@ Result<void> RemoteConnection::DeregisterEvent(int callback_id) {
   std::unique_lock<std::mutex> lock(events_mutex_);
   auto it = listeners_.find(callback_id);
   if (it == listeners_.end()) {
-    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kNone,
-                "invalid argument: could not find event callback " + std::to_string(callback_id) + " for deletion");
+    return Fail(
+        ErrorCode::kInvalidArg, ErrorDomain::kNone,
+        "invalid argument: could not find event callback " + std::to_string(callback_id) + " for deletion");
   }
   RegistrationKey key{static_cast<int>(it->second.id), it->second.filter};
   listeners_.erase(it);
@@ -260,7 +272,8 @@ void RemoteConnection::OnMessage(const rpc::Header& header, std::span<const std:
     auto msg = rpc::DecodePayload<rpc::LifecycleMsg>(payload);
     if (!msg) return;
     server_id = msg->callback_id;
-    event = SecretEvent{SecretEventId::kLifecycle, msg->secret, static_cast<LifecycleEvent>(msg->event), msg->detail};
+    event = SecretEvent{SecretEventId::kLifecycle, msg->secret, static_cast<LifecycleEvent>(msg->event),
+                        msg->detail};
   } else if (header.proc == static_cast<std::int32_t>(Proc::kSecretEventValueChanged)) {
     auto msg = rpc::DecodePayload<rpc::ValueChangedMsg>(payload);
     if (!msg) return;

@@ -53,7 +53,8 @@ class RemoteConnection final : public Connection {
   Result<std::vector<SecretRef>> ListAll(unsigned flags) override;
   Result<int> NumOfSecrets() override;
   Result<std::vector<std::string>> ListUuids(int max) override;
-  Result<int> RegisterEvent(SecretEventId id, std::optional<Uuid> filter, SecretEventCallback callback) override;
+  Result<int> RegisterEvent(SecretEventId id, std::optional<Uuid> filter,
+                            SecretEventCallback callback) override;
   Result<void> DeregisterEvent(int callback_id) override;
 
   // The name sent in CONNECT_OPEN for a URI: transport, host, user, port and client-only
@@ -86,9 +87,9 @@ class RemoteConnection final : public Connection {
   std::mutex events_mutex_;
   std::map<RegistrationKey, ServerRegistration> registrations_;  // guarded by events_mutex_
   std::map<int, Listener> listeners_;                            // guarded by events_mutex_; by local id
-  int next_local_id_ = 0;                                         // guarded by events_mutex_
-  std::deque<std::pair<int, SecretEvent>> queue_;                 // guarded by events_mutex_; (server id, event)
-  bool stopping_ = false;                                         // guarded by events_mutex_
+  int next_local_id_ = 0;                                        // guarded by events_mutex_
+  std::deque<std::pair<int, SecretEvent>> queue_;  // guarded by events_mutex_; (server id, event)
+  bool stopping_ = false;                          // guarded by events_mutex_
   std::condition_variable events_cv_;
   std::thread event_thread_;  // started with the first registration
 };

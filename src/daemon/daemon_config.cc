@@ -1,10 +1,10 @@
 #include "daemon/daemon_config.h"
 
 #include <cctype>
+#include <cerrno>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <variant>
 
 namespace vsecret::daemon {
 namespace {
@@ -143,18 +143,21 @@ Result<std::string> GetString(const std::map<std::string, Value>& m, const std::
   return it->second.str;
 }
 
-Result<int> GetInt(const std::map<std::string, Value>& m, const std::string& key, int fallback, int min, int max) {
+Result<int> GetInt(const std::map<std::string, Value>& m, const std::string& key, int fallback, int min,
+                   int max) {
   auto it = m.find(key);
   if (it == m.end()) return fallback;
   if (it->second.kind != Value::Kind::kNumber) return WrongType(key, "a number");
   if (it->second.num < min || it->second.num > max) {
-    return Fail(ErrorCode::kConfSyntax, ErrorDomain::kConf,
-                "config key " + key + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return Fail(
+        ErrorCode::kConfSyntax, ErrorDomain::kConf,
+        "config key " + key + " must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
   return static_cast<int>(it->second.num);
 }
 
-Result<std::vector<std::string>> GetStringList(const std::map<std::string, Value>& m, const std::string& key) {
+Result<std::vector<std::string>> GetStringList(const std::map<std::string, Value>& m,
+                                               const std::string& key) {
   std::vector<std::string> out;
   auto it = m.find(key);
   if (it == m.end()) return out;
@@ -178,7 +181,8 @@ Result<mode_t> GetPerms(const std::map<std::string, Value>& m, const std::string
     }
     mode = mode * 8 + static_cast<mode_t>(c - '0');
   }
-  if (mode > 0777) return Fail(ErrorCode::kConfSyntax, ErrorDomain::kConf, "Failed to parse mode '" + *s + "'");
+  if (mode > 0777)
+    return Fail(ErrorCode::kConfSyntax, ErrorDomain::kConf, "Failed to parse mode '" + *s + "'");
   return mode;
 }
 

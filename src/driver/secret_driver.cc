@@ -26,14 +26,24 @@ std::size_t SecretDriver::UsageKeyHash::operator()(const UsageKey& k) const noex
   return std::hash<std::string>()(k.id) * 31 + static_cast<std::size_t>(k.type);
 }
 
-SecretDriver::SecretDriver(std::unique_ptr<SecretStore> store) : store_(std::move(store)) {}
+SecretDriver::SecretDriver(std::unique_ptr<SecretStore> store, EncryptionOptions encryption)
+    : store_(std::move(store)), encryption_options_(std::move(encryption)) {}
 
 SecretDriver::~SecretDriver() = default;
 
 Result<std::unique_ptr<SecretDriver>> SecretDriver::Open(const StorePaths& paths, Env* env) {
+  return Open(paths, EncryptionOptions::ForStore(paths), env);
+}
+
+Result<std::unique_ptr<SecretDriver>> SecretDriver::Open(const StorePaths& paths, const EncryptionOptions& encryption,
+                                                         Env* env) {
+  // The key is loaded before the store is opened, so a key problem leaves no trace on disk.
+  auto loaded = LoadEncryption(encryption, paths, env);
+  if (!loaded) return std::unexpected(loaded.error());
   auto store = SecretStore::Open(paths, env);
   if (!store) return std::unexpected(store.error());
-  std::unique_ptr<SecretDriver> driver(new SecretDriver(std::move(*store)));
+  (*store)->SetValueProtection(loaded->protection());
+  std::unique_ptr<SecretDriver> driver(new SecretDriver(std::move(*store), encryption));
   {
     std::lock_guard<std::mutex> lock(driver->mutex_);
     driver->LoadAllLocked(/*reload=*/false);
@@ -320,6 +330,13 @@ std::size_t SecretDriver::EphemeralCount() const {
 
 void SecretDriver::Reload() {
   std::lock_guard<std::mutex> lock(mutex_);
+  auto loaded = LoadEncryption(encryption_options_, store_->paths(), store_->env());
+  if (loaded) {
+    store_->SetValueProtection(loaded->protection());
+  } else {
+    Log(LogLevel::kError, kLogWhere,
+        "cannot reload the encryption settings, keeping the previous ones: " + loaded.error().message());
+  }
   LoadAllLocked(/*reload=*/true);
 }
 

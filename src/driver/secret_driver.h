@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "driver/event_bus.h"
+#include "store/encryption_config.h"
 #include "store/secret_store.h"
 #include "vsecret/error.h"
 #include "vsecret/secret.h"
@@ -47,7 +48,12 @@ class SecretDriver {
  public:
   // Opens the store at paths (creating directories, taking the instance lock) and loads every
   // secret found there. Bad files are logged and skipped, never fatal.
+  // Encryption at rest follows secret.conf next to the config directory and the process
+  // environment (EncryptionOptions::ForStore); a bad secret.conf or key fails the open.
   static Result<std::unique_ptr<SecretDriver>> Open(const StorePaths& paths, Env* env = Env::Default());
+  // The same with explicit encryption options (tests, tools).
+  static Result<std::unique_ptr<SecretDriver>> Open(const StorePaths& paths, const EncryptionOptions& encryption,
+                                                    Env* env = Env::Default());
   ~SecretDriver();
 
   Result<SecretRef> DefineXml(const Caller& caller, std::string_view xml, unsigned flags);
@@ -68,8 +74,11 @@ class SecretDriver {
   Result<SecretBytes> GetValueForConsumer(const Uuid& uuid, UsageType expected);
   Result<SecretBytes> GetValueForConsumer(UsageType expected, std::string_view usage_id);
 
-  // Re-reads every XML file (SIGHUP): existing UUIDs are redefined under the redefine rules and
-  // get their value re-read; secrets whose files vanished stay in memory.
+  // Re-reads secret.conf and the key, then every XML file (SIGHUP): existing UUIDs are redefined
+  // under the redefine rules and get their value re-read; secrets whose files vanished stay in
+  // memory. If the encryption settings can no longer be loaded, the error is logged and the
+  // previous settings and key stay in force (values are never written in the clear because a
+  // key file went missing).
   void Reload();
 
   // Number of ephemeral secrets held; a session daemon must not idle-exit while it is > 0.
@@ -95,7 +104,7 @@ class SecretDriver {
     std::size_t operator()(const UsageKey& k) const noexcept;
   };
 
-  explicit SecretDriver(std::unique_ptr<SecretStore> store);
+  SecretDriver(std::unique_ptr<SecretStore> store, EncryptionOptions encryption);
 
   void LoadAllLocked(bool reload);
   // Checks a new or changed definition against the registry; nullptr entry for a new secret.
@@ -109,6 +118,7 @@ class SecretDriver {
   static SecretRef RefOf(const SecretDef& def);
 
   std::unique_ptr<SecretStore> store_;
+  const EncryptionOptions encryption_options_;
   EventBus events_;
 
   mutable std::mutex mutex_;

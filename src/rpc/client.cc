@@ -14,7 +14,9 @@ namespace {
 
 constexpr char kWhere[] = "rpc.client";
 
-Error ClosedError() { return Error(ErrorCode::kInternalError, ErrorDomain::kRpc, "internal error: client socket is closed"); }
+Error ClosedError() {
+  return Error(ErrorCode::kInternalError, ErrorDomain::kRpc, "internal error: client socket is closed");
+}
 
 WireBuffer KeepAliveFrame(std::int32_t proc) {
   Header h;
@@ -33,7 +35,8 @@ std::unique_ptr<RpcClient> RpcClient::Start(UniqueFd fd, MessageHandler on_messa
   return client;
 }
 
-RpcClient::RpcClient(UniqueFd fd, MessageHandler on_message) : fd_(std::move(fd)), on_message_(std::move(on_message)) {}
+RpcClient::RpcClient(UniqueFd fd, MessageHandler on_message)
+    : fd_(std::move(fd)), on_message_(std::move(on_message)) {}
 
 RpcClient::~RpcClient() {
   Close();
@@ -97,8 +100,9 @@ Result<WireBuffer> RpcClient::CallRaw(std::int32_t proc, const WireBuffer& args)
   if (!sent) {
     pending_.erase(h.serial);
     if (!frame) return std::unexpected(frame.error());
-    if (!failure_) failure_ = Error(ErrorCode::kSystemError, ErrorDomain::kRpc,
-                                    std::string("Cannot write data: ") + std::strerror(errno));
+    if (!failure_)
+      failure_ = Error(ErrorCode::kSystemError, ErrorDomain::kRpc,
+                       std::string("Cannot write data: ") + std::strerror(errno));
     return std::unexpected(*failure_);
   }
   cv_.wait(lock, [&] { return pending.done || failure_.has_value(); });
@@ -123,7 +127,8 @@ void RpcClient::ReaderLoop() {
     pollfd pfd{fd_.get(), POLLIN, 0};
     int rc = ::poll(&pfd, 1, interval > 0 ? 1000 : -1);
     if (rc < 0 && errno != EINTR) {
-      Fail(Error(ErrorCode::kSystemError, ErrorDomain::kRpc, std::string("poll failed: ") + std::strerror(errno)));
+      Fail(Error(ErrorCode::kSystemError, ErrorDomain::kRpc,
+                 std::string("poll failed: ") + std::strerror(errno)));
       return;
     }
     if (rc <= 0) {
@@ -184,7 +189,8 @@ void RpcClient::HandleFrame(std::span<const std::uint8_t> message) {
   if (it == pending_.end()) {
     // A reply nobody waits for means the stream is out of step: libvirt drops the connection.
     Log(LogLevel::kWarning, kWhere, "reply with unexpected serial " + std::to_string(h.serial));
-    if (!failure_) failure_ = Error(ErrorCode::kRpc, ErrorDomain::kRpc, "Unexpected reply serial from server");
+    if (!failure_)
+      failure_ = Error(ErrorCode::kRpc, ErrorDomain::kRpc, "Unexpected reply serial from server");
     ::shutdown(fd_.get(), SHUT_RDWR);
     cv_.notify_all();
     return;

@@ -89,10 +89,6 @@ enum class Proc : std::int32_t {
   kSecretEventValueChanged = 383,
 };
 
-// The highest procedure number libvirt 9.0.0's REMOTE program knows; anything above it (or
-// below 1) is "unknown procedure" there whatever the connection driver.
-inline constexpr std::int32_t kRemoteProcMax9_0 = 449;
-
 // CONNECT_OPEN flags: bit 0 asks for a read-only connection.
 inline constexpr std::uint32_t kConnectReadOnly = 1;
 

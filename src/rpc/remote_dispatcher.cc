@@ -30,7 +30,8 @@ Error TableAnswer(const RemoteProcInfo& info, std::span<const std::uint8_t> payl
   auto domain = static_cast<ErrorDomain>(info.domain);
   switch (info.answer) {
     case ProcAnswer::kNoSupport:
-      return Error(code, domain, std::string("this function is not supported by the connection driver: ") + info.text);
+      return Error(code, domain,
+                   std::string("this function is not supported by the connection driver: ") + info.text);
     case ProcAnswer::kCallbackNotRegistered: {
       XdrDecoder dec(payload);
       std::int32_t id = 0;
@@ -70,7 +71,8 @@ Result<WireBuffer> RemoteSession::Dispatch(const Header& call, std::span<const s
     return RpcError("unknown procedure: " + std::to_string(call.proc));
   }
   if (policy_.denied_reason) {
-    return Fail(ErrorCode::kAuthFailed, ErrorDomain::kRpc, "authentication failed: " + *policy_.denied_reason);
+    return Fail(ErrorCode::kAuthFailed, ErrorDomain::kRpc,
+                "authentication failed: " + *policy_.denied_reason);
   }
   if (info->answer == ProcAnswer::kLiteral && info->code == static_cast<int>(ErrorCode::kAuthFailed)) {
     return std::unexpected(TableAnswer(*info, payload));  // SASL and polkit are never offered
@@ -225,11 +227,13 @@ Result<WireBuffer> RemoteSession::Open(const Header& call, std::span<const std::
   };
   if (name.empty()) return no_driver("<null>");
   auto uri = ParseConnectionUri(name);
-  if (!uri || uri->scheme != "secret" || !uri->transport.empty() || !uri->host.empty()) return no_driver(name);
-  if (uri->path == "/embed") return InternalError(ErrorDomain::kNone, "A secret driver is already registered");
+  if (!uri || uri->scheme != "secret" || !uri->transport.empty() || !uri->host.empty())
+    return no_driver(name);
+  if (uri->path == "/embed")
+    return InternalError(ErrorDomain::kNone, "A secret driver is already registered");
   if (uri->path != policy_.uri_path) {
-    return InternalError(ErrorDomain::kNone, "unexpected secret URI path '" + uri->path + "', try secret://" +
-                                                 policy_.uri_path);
+    return InternalError(ErrorDomain::kNone,
+                         "unexpected secret URI path '" + uri->path + "', try secret://" + policy_.uri_path);
   }
   open_ = true;
   if (args->flags & kConnectReadOnly) caller_.read_only = true;
@@ -241,7 +245,8 @@ Result<WireBuffer> RemoteSession::ListUuids(const Header& call, std::span<const 
   if (!args) return std::unexpected(args.error());
   if (!open_) return InternalError(ErrorDomain::kRpc, "connection not open");
   if (args->value < 0) return RpcError("maxuuids must be non-negative");
-  if (static_cast<std::size_t>(args->value) > kSecretListMax) return RpcError("maxuuids > REMOTE_SECRET_LIST_MAX");
+  if (static_cast<std::size_t>(args->value) > kSecretListMax)
+    return RpcError("maxuuids > REMOTE_SECRET_LIST_MAX");
   auto uuids = driver_.ListUuids(args->value);
   if (!uuids) return std::unexpected(uuids.error());
   return Reply(call, ListSecretsRet{std::move(*uuids)});
@@ -297,8 +302,8 @@ Result<WireBuffer> RemoteSession::RegisterEvent(const Header& call, std::span<co
         Result<WireBuffer> frame;
         if (event_id == static_cast<int>(SecretEventId::kLifecycle)) {
           h.proc = static_cast<std::int32_t>(Proc::kSecretEventLifecycle);
-          frame = EncodeFrame(h, LifecycleMsg{cid, event.secret, static_cast<std::int32_t>(event.lifecycle),
-                                              event.detail});
+          frame = EncodeFrame(
+              h, LifecycleMsg{cid, event.secret, static_cast<std::int32_t>(event.lifecycle), event.detail});
         } else {
           h.proc = static_cast<std::int32_t>(Proc::kSecretEventValueChanged);
           frame = EncodeFrame(h, ValueChangedMsg{cid, event.secret});
@@ -323,7 +328,8 @@ Result<WireBuffer> RemoteSession::DeregisterEvent(const Header& call, std::span<
   }
   // libvirtd 9.0 says "node device event callback" here (a copy-paste slip); the object is named
   // correctly instead. The code and domain are libvirtd's.
-  return InternalError(ErrorDomain::kRpc, "secret event callback " + std::to_string(args->value) + " not registered");
+  return InternalError(ErrorDomain::kRpc,
+                       "secret event callback " + std::to_string(args->value) + " not registered");
 }
 
 }  // namespace vsecret::rpc

@@ -276,7 +276,9 @@ bool Decode(XdrDecoder& dec, ValueChangedMsg* v) {
   return DecodeSecret(dec, &v->secret);
 }
 
-Error DecodePayloadError() { return Error(ErrorCode::kRpc, ErrorDomain::kRpc, "Unable to decode message payload"); }
+Error DecodePayloadError() {
+  return Error(ErrorCode::kRpc, ErrorDomain::kRpc, "Unable to decode message payload");
+}
 
 WireBuffer ErrorReplyFrame(const Header& call, const Error& error) {
   auto frame = EncodeFrame(ReplyHeader(call, MessageStatus::kError), RemoteError::FromError(error));

@@ -1,11 +1,10 @@
 #include "rpc/server.h"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <cerrno>
 #include <cstring>
@@ -106,11 +105,11 @@ struct RpcServer::Client final : FrameSink {
   std::unique_ptr<RemoteSession> session;
 
   std::mutex mutex;
-  std::deque<WireBuffer> out;  // guarded by mutex
-  std::size_t out_offset = 0;  // guarded by mutex; bytes of out.front() already sent
-  std::size_t queued = 0;      // guarded by mutex; bytes waiting in out
-  bool dead = false;           // guarded by mutex; I/O failed or dropped: close at next wakeup
-  bool closing = false;        // guarded by mutex; CONNECT_CLOSE answered: close once drained
+  std::deque<WireBuffer> out;        // guarded by mutex
+  std::size_t out_offset = 0;        // guarded by mutex; bytes of out.front() already sent
+  std::size_t queued = 0;            // guarded by mutex; bytes waiting in out
+  bool dead = false;                 // guarded by mutex; I/O failed or dropped: close at next wakeup
+  bool closing = false;              // guarded by mutex; CONNECT_CLOSE answered: close once drained
   std::uint32_t interest = EPOLLIN;  // guarded by mutex; the registered epoll mask
 
   // Loop-thread only.
@@ -131,7 +130,8 @@ Result<std::unique_ptr<RpcServer>> RpcServer::Create(SecretDriver& driver, Serve
   if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev) != 0) {
     return SystemError(ErrorDomain::kRpc, errno, "Unable to watch eventfd");
   }
-  return std::unique_ptr<RpcServer>(new RpcServer(driver, std::move(options), std::move(epoll), std::move(wake)));
+  return std::unique_ptr<RpcServer>(
+      new RpcServer(driver, std::move(options), std::move(epoll), std::move(wake)));
 }
 
 RpcServer::RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll, UniqueFd wake)
@@ -230,8 +230,8 @@ void RpcServer::Accept(Listener& listener) {
       return;
     }
     if (clients_.size() >= options_.max_clients) {
-      Log(LogLevel::kWarning, kWhere, "Too many active clients (" + std::to_string(clients_.size()) +
-                                          "), dropping connection");
+      Log(LogLevel::kWarning, kWhere,
+          "Too many active clients (" + std::to_string(clients_.size()) + "), dropping connection");
       continue;  // fd closes here
     }
     PeerCredentials peer;
@@ -241,8 +241,9 @@ void RpcServer::Accept(Listener& listener) {
     policy.socket_read_only = listener.read_only;
     if (!listener.read_only && options_.rw_peer_check) policy.denied_reason = options_.rw_peer_check(peer);
     if (policy.denied_reason) {
-      Log(LogLevel::kWarning, kWhere, "refusing uid " + std::to_string(peer.uid) + " pid " +
-                                          std::to_string(peer.pid) + " on the read-write socket");
+      Log(LogLevel::kWarning, kWhere,
+          "refusing uid " + std::to_string(peer.uid) + " pid " + std::to_string(peer.pid) +
+              " on the read-write socket");
     }
     int raw = fd.get();
     auto client = std::make_shared<Client>(std::move(fd), epoll_.get(), listener.read_only, peer);
@@ -256,8 +257,9 @@ void RpcServer::Accept(Listener& listener) {
       continue;
     }
     clients_.emplace(raw, std::move(client));
-    Log(LogLevel::kDebug, kWhere, "new client fd " + std::to_string(raw) + " uid " + std::to_string(peer.uid) +
-                                      (listener.read_only ? " (read-only socket)" : ""));
+    Log(LogLevel::kDebug, kWhere,
+        "new client fd " + std::to_string(raw) + " uid " + std::to_string(peer.uid) +
+            (listener.read_only ? " (read-only socket)" : ""));
   }
 }
 
@@ -288,9 +290,9 @@ void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
     FrameReader::Status st = client->reader.Next(&message);
     if (st == FrameReader::Status::kNeedMore) break;
     if (st == FrameReader::Status::kBad) {
-      Log(LogLevel::kWarning, kWhere, "packet " + std::to_string(client->reader.PendingLength()) +
-                                          " bytes received from client fd " + std::to_string(fd) +
-                                          " is out of range, closing connection");
+      Log(LogLevel::kWarning, kWhere,
+          "packet " + std::to_string(client->reader.PendingLength()) + " bytes received from client fd " +
+              std::to_string(fd) + " is out of range, closing connection");
       CloseClient(fd);
       return;
     }
@@ -327,15 +329,15 @@ void RpcServer::HandleMessage(const std::shared_ptr<Client>& client, std::span<c
   // libvirtd ignores anything that is not a call (replies, messages, stream packets).
   if (h.type != MessageType::kCall && h.type != MessageType::kCallWithFds) return;
   if (h.prog != kRemoteProgram || h.vers != kRemoteVersion) {
-    client->SendFrame(ErrorReplyFrame(h, Error(ErrorCode::kRpc, ErrorDomain::kRpc,
-                                               "Cannot find program " + std::to_string(h.prog) + " version " +
-                                                   std::to_string(h.vers))));
+    client->SendFrame(ErrorReplyFrame(
+        h, Error(ErrorCode::kRpc, ErrorDomain::kRpc,
+                 "Cannot find program " + std::to_string(h.prog) + " version " + std::to_string(h.vers))));
     return;
   }
   if (h.status != MessageStatus::kOk) {
-    client->SendFrame(ErrorReplyFrame(h, Error(ErrorCode::kRpc, ErrorDomain::kRpc,
-                                               "Unexpected message status " +
-                                                   std::to_string(static_cast<int>(h.status)))));
+    client->SendFrame(
+        ErrorReplyFrame(h, Error(ErrorCode::kRpc, ErrorDomain::kRpc,
+                                 "Unexpected message status " + std::to_string(static_cast<int>(h.status)))));
     return;
   }
   if (h.type == MessageType::kCallWithFds) {
@@ -390,8 +392,9 @@ void RpcServer::Tick(Clock::time_point now) {
     client->SendFrame(KeepAliveFrame(kProcPing));
   }
   for (int fd : timed_out) {
-    Log(LogLevel::kWarning, kWhere, "No response from client fd " + std::to_string(fd) + " after " +
-                                        std::to_string(options_.keepalive_count) + " keepalive messages");
+    Log(LogLevel::kWarning, kWhere,
+        "No response from client fd " + std::to_string(fd) + " after " +
+            std::to_string(options_.keepalive_count) + " keepalive messages");
     CloseClient(fd);
   }
 }

@@ -95,7 +95,8 @@ std::string SessionRuntimeDir() {
 }
 
 std::string FindDaemonBinary() {
-  if (const char* explicit_path = std::getenv("VSECRETD_PATH"); explicit_path != nullptr && *explicit_path != '\0') {
+  if (const char* explicit_path = std::getenv("VSECRETD_PATH");
+      explicit_path != nullptr && *explicit_path != '\0') {
     return explicit_path;
   }
   char self[4096];

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -33,17 +34,26 @@ void UniqueFd::Reset() {
 Result<UniqueFd> ListenUnix(const std::string& path, const ListenOptions& options) {
   sockaddr_un addr;
   socklen_t len = MakeAddress(path, &addr);
-  if (len == 0) return SystemError(ErrorDomain::kRpc, ENAMETOOLONG, "Path " + path + " too long for unix socket");
+  if (len == 0)
+    return SystemError(ErrorDomain::kRpc, ENAMETOOLONG, "Path " + path + " too long for unix socket");
   if (path[0] != '@') {
     std::error_code ec;
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
       std::filesystem::create_directories(parent, ec);
-      if (ec) return SystemError(ErrorDomain::kRpc, ec.value(), "Cannot create directory '" + parent.string() + "'");
+      if (ec)
+        return SystemError(ErrorDomain::kRpc, ec.value(),
+                           "Cannot create directory '" + parent.string() + "'");
     }
     struct stat st;
-    // Only a socket file is replaced: anything else at the path is a configuration mistake.
-    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+    // Only a stale socket file is replaced: one another daemon still answers on is left alone
+    // (bind then fails with EADDRINUSE), and anything else at the path is a configuration mistake.
+    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+      if (ConnectUnix(path)) {
+        return SystemError(ErrorDomain::kRpc, EADDRINUSE, "Failed to bind socket to '" + path + "'");
+      }
+      ::unlink(path.c_str());
+    }
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return SystemError(ErrorDomain::kRpc, errno, "Failed to create socket");
@@ -54,7 +64,8 @@ Result<UniqueFd> ListenUnix(const std::string& path, const ListenOptions& option
   ::umask(old_mask);
   if (rc != 0) return SystemError(ErrorDomain::kRpc, bind_errno, "Failed to bind socket to '" + path + "'");
   if (path[0] != '@') {
-    if (options.group != static_cast<gid_t>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), options.group) != 0) {
+    if (options.group != static_cast<gid_t>(-1) &&
+        ::chown(path.c_str(), static_cast<uid_t>(-1), options.group) != 0) {
       return SystemError(ErrorDomain::kRpc, errno, "Failed to change group ID of '" + path + "'");
     }
     if (::chmod(path.c_str(), options.mode) != 0) {
@@ -71,7 +82,8 @@ Result<UniqueFd> ConnectUnix(const std::string& path, int* errnum) {
   if (errnum != nullptr) *errnum = 0;
   sockaddr_un addr;
   socklen_t len = MakeAddress(path, &addr);
-  if (len == 0) return SystemError(ErrorDomain::kRpc, ENAMETOOLONG, "Path " + path + " too long for unix socket");
+  if (len == 0)
+    return SystemError(ErrorDomain::kRpc, ENAMETOOLONG, "Path " + path + " too long for unix socket");
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return SystemError(ErrorDomain::kRpc, errno, "Failed to create socket");
   int rc;
@@ -98,7 +110,8 @@ Result<PeerCredentials> GetPeerCredentials(int fd) {
 std::string BoundPath(int fd) {
   sockaddr_un addr{};
   socklen_t len = sizeof addr;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sun_family != AF_UNIX) return "";
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sun_family != AF_UNIX)
+    return "";
   std::size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
   if (n == 0) return "";
   if (addr.sun_path[0] == '\0') return "@" + std::string(addr.sun_path + 1, n - 1);

@@ -39,13 +39,15 @@ class UniqueFd {
 };
 
 struct ListenOptions {
-  mode_t mode = 0600;             // permission bits forced on the socket file
+  mode_t mode = 0600;                    // permission bits forced on the socket file
   gid_t group = static_cast<gid_t>(-1);  // chown'd to this group unless -1
   int backlog = 128;
 };
 
-// Creates the parent directory if missing (0755), replaces a stale socket file, binds, applies
-// mode and group, and listens. Errors: "Failed to bind socket to '<path>': <strerror>" etc.
+// Creates the parent directory if missing, replaces a stale socket file (one nobody listens on),
+// binds, applies mode and group, and listens. Errors: "Failed to bind socket to '<path>':
+// <strerror>" (EADDRINUSE when a live daemon owns the path) etc. Changes the process umask
+// briefly: call it during start-up, before other threads exist.
 Result<UniqueFd> ListenUnix(const std::string& path, const ListenOptions& options);
 
 // Connects a blocking stream socket; a leading '@' names the abstract namespace. Errors read

@@ -36,7 +36,7 @@ void SyncDirOrLog(Env* env, const std::string& dir) {
 }
 
 Result<void> RewriteFileAtomically(Env* env, const std::string& path, std::span<const std::uint8_t> data,
-                                   mode_t mode) {
+                                   mode_t mode, bool sync_dir) {
   const std::string tmp = path + ".new";
   auto fail = [&](int errnum, const std::string& detail) {
     // As the reference does, the temp file is removed on every failure path, creation included.
@@ -60,7 +60,7 @@ Result<void> RewriteFileAtomically(Env* env, const std::string& path, std::span<
   if (auto renamed = env->RenameFile(tmp, path); !renamed) {
     return fail(renamed.error().errnum, "cannot rename file " + Quoted(tmp) + " as " + Quoted(path));
   }
-  SyncDirOrLog(env, DirectoryOf(path));
+  if (sync_dir) SyncDirOrLog(env, DirectoryOf(path));
   return {};
 }
 

@@ -26,9 +26,10 @@ namespace vsecret {
 //   "cannot rename file '<tmp>' as '<path>'".
 // A failed directory fsync (step 6) is logged and not returned: the new content is already in
 // place, and reporting failure would make the caller believe the old content is still there.
+// Without sync_dir step 6 is left to the caller, which batches it over many files.
 // data is never logged or quoted in an error.
 Result<void> RewriteFileAtomically(Env* env, const std::string& path, std::span<const std::uint8_t> data,
-                                   mode_t mode);
+                                   mode_t mode, bool sync_dir = true);
 
 // The directory part of path ("." when it has none), for directory fsyncs.
 std::string DirectoryOf(const std::string& path);

@@ -1,7 +1,9 @@
 #include "store/secret_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -9,6 +11,7 @@
 #include "base/log.h"
 #include "conf/secret_xml.h"
 #include "store/atomic_file.h"
+#include "store/sealed_format.h"
 
 namespace vsecret {
 namespace {
@@ -46,6 +49,18 @@ const char* PidFileStepMessage(IoOp op) {
   }
 }
 
+// The modification time of path, or the epoch when it cannot be had. Only used to order several
+// value files of one secret; Env has no stat, and a failed stat just loses the ordering hint.
+struct timespec ModificationTime(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return st.st_mtim;
+}
+
+bool Newer(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
+}
+
 }  // namespace
 
 StorePaths StorePaths::ForRoot(const std::string& root) {
@@ -53,7 +68,28 @@ StorePaths StorePaths::ForRoot(const std::string& root) {
 }
 
 SecretStore::SecretStore(StorePaths paths, Env* env, std::unique_ptr<PidFileLock> lock)
-    : paths_(std::move(paths)), env_(env), lock_(std::move(lock)), value_codec_(MakeBase64ValueCodec()) {}
+    : paths_(std::move(paths)), env_(env), lock_(std::move(lock)) {
+  SetValueProtection(ValueProtection{});
+}
+
+void SecretStore::SetValueProtection(ValueProtection protection) {
+  protection_ = std::move(protection);
+  base64_codec_ = MakeBase64ValueCodec();
+  cbc_codec_ = MakeAes256CbcValueCodec(protection_.keyring);
+  sealed_codec_ = MakeSealedValueCodec(protection_.keyring);
+}
+
+const ValueCodec& SecretStore::CodecFor(ValueFormat format) const {
+  switch (format) {
+    case ValueFormat::kSealed:
+      return *sealed_codec_;
+    case ValueFormat::kAes256Cbc:
+      return *cbc_codec_;
+    case ValueFormat::kBase64:
+      break;
+  }
+  return *base64_codec_;
+}
 
 SecretStore::~SecretStore() = default;
 
@@ -85,8 +121,8 @@ std::string SecretStore::DefinitionPath(const Uuid& uuid) const {
   return ConfigPath(uuid.ToString() + std::string(kDefinitionExtension));
 }
 
-std::string SecretStore::ValuePath(const Uuid& uuid) const {
-  return ConfigPath(uuid.ToString() + std::string(value_codec_->extension()));
+std::string SecretStore::ValuePath(const Uuid& uuid, ValueFormat format) const {
+  return ConfigPath(uuid.ToString() + std::string(ExtensionOf(format)));
 }
 
 Result<SecretStore::Listing> SecretStore::List() const {
@@ -104,10 +140,12 @@ Result<SecretStore::Listing> SecretStore::List() const {
       listing.definition_files.push_back(std::move(entry.name));
       continue;
     }
-    for (std::string_view ext : kValueFileExtensions) {
+    for (ValueFormat format : {ValueFormat::kSealed, ValueFormat::kAes256Cbc, ValueFormat::kBase64}) {
+      const std::string_view ext = ExtensionOf(format);
       if (!EndsWith(entry.name, ext)) continue;
       std::string stem = entry.name.substr(0, entry.name.size() - ext.size());
       bool regular = entry.type == DirEntry::Type::kRegular;
+      listing.value_formats[stem] |= FormatBit(format);
       auto [it, inserted] = listing.value_files.try_emplace(std::move(stem), regular);
       if (!inserted) it->second = it->second && regular;
     }
@@ -154,23 +192,69 @@ Result<SecretDef> SecretStore::ReadDefinition(const std::string& file_name) cons
 }
 
 Result<std::optional<SecretBytes>> SecretStore::ReadValue(const Uuid& uuid) const {
-  const std::string path = ValuePath(uuid);
-  auto file = env_->NewReadableFile(path);
-  if (!file) {
-    if (file.error().errnum == ENOENT) return std::optional<SecretBytes>();
-    return SystemError(ErrorDomain::kSecret, file.error().errnum, "cannot open " + Quoted(path));
-  }
-  auto content = (*file)->ReadAll(kMaxValueFileBytes);
-  if (!content) {
-    // The cap exists only in newer libvirt, which reports it through virFileReadAll.
-    if (content.error().errnum == EOVERFLOW) {
-      return SystemError(ErrorDomain::kNone, EOVERFLOW, "Failed to read file " + Quoted(path));
+  auto stored = ReadStoredValue(uuid);
+  if (!stored) return std::unexpected(stored.error());
+  if (!*stored) return std::optional<SecretBytes>();
+  return std::optional<SecretBytes>(std::move((*stored)->value));
+}
+
+Result<std::optional<SecretStore::StoredValue>> SecretStore::ReadStoredValue(const Uuid& uuid,
+                                                                         unsigned present) const {
+  struct Candidate {
+    ValueFormat format;
+    std::string path;
+    SecretBytes content;
+    struct timespec mtime {};
+  };
+  std::vector<Candidate> candidates;
+  // The legacy format is probed first, so a failing open names the file libvirt would have read.
+  for (ValueFormat format : {ValueFormat::kBase64, ValueFormat::kAes256Cbc, ValueFormat::kSealed}) {
+    if ((present & FormatBit(format)) == 0) continue;
+    std::string path = ValuePath(uuid, format);
+    auto file = env_->NewReadableFile(path);
+    if (!file) {
+      if (file.error().errnum == ENOENT) continue;
+      return SystemError(ErrorDomain::kSecret, file.error().errnum, "cannot open " + Quoted(path));
     }
-    return SystemError(ErrorDomain::kSecret, content.error().errnum, "cannot read " + Quoted(path));
+    auto content = (*file)->ReadAll(kMaxValueFileBytes);
+    if (!content) {
+      // The cap exists only in newer libvirt, which reports it through virFileReadAll.
+      if (content.error().errnum == EOVERFLOW) {
+        return SystemError(ErrorDomain::kNone, EOVERFLOW, "Failed to read file " + Quoted(path));
+      }
+      return SystemError(ErrorDomain::kSecret, content.error().errnum, "cannot read " + Quoted(path));
+    }
+    candidates.push_back(Candidate{format, std::move(path), std::move(*content), {}});
   }
-  auto value = value_codec_->Decode(*content, path);
-  if (!value) return std::unexpected(value.error());
-  return std::optional<SecretBytes>(std::move(*value));
+  if (candidates.empty()) return std::optional<StoredValue>();
+  if (candidates.size() > 1) {
+    for (Candidate& c : candidates) c.mtime = ModificationTime(c.path);
+    // Equal times fall back to the enum order, authenticated first.
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+      if (Newer(a.mtime, b.mtime)) return true;
+      if (Newer(b.mtime, a.mtime)) return false;
+      return static_cast<int>(a.format) < static_cast<int>(b.format);
+    });
+  }
+  std::optional<Error> first_error;
+  for (const Candidate& c : candidates) {
+    DecodeResult value = CodecFor(c.format).Decode(uuid, c.content, c.path);
+    if (value) {
+      if (first_error) {
+        Log(LogLevel::kWarning, kLogWhere, "using the older value file " + Quoted(c.path) + " of secret " +
+                                               uuid.ToString() + " instead: " + first_error->message());
+      }
+      StoredValue stored;
+      stored.value = std::move(*value);
+      stored.format = c.format;
+      if (c.format == ValueFormat::kSealed) stored.key_id = SealedKeyId(c.content);
+      stored.file_count = candidates.size();
+      return std::optional<StoredValue>(std::move(stored));
+    }
+    if (value.error().kind == DecodeError::Kind::kKeyUnavailable) return std::unexpected(value.error().error);
+    if (!first_error) first_error = value.error().error;
+  }
+  return std::unexpected(*first_error);
 }
 
 Result<void> SecretStore::WriteDefinition(const SecretDef& def) {
@@ -182,21 +266,34 @@ Result<void> SecretStore::WriteDefinition(const SecretDef& def) {
 }
 
 Result<void> SecretStore::WriteValue(const Uuid& uuid, const SecretBytes& value) {
-  auto content = value_codec_->Encode(value);
+  return WriteValueFile(uuid, value, write_format(), /*sync_dir=*/true);
+}
+
+Result<void> SecretStore::WriteValueFile(const Uuid& uuid, const SecretBytes& value, ValueFormat format,
+                                         bool sync_dir) {
+  auto content = CodecFor(format).Encode(uuid, value);
   if (!content) return std::unexpected(content.error());
-  if (auto written = RewriteFileAtomically(env_, ValuePath(uuid), content->span(), kFileMode); !written) {
+  if (auto written = RewriteFileAtomically(env_, ValuePath(uuid, format), content->span(), kFileMode, sync_dir);
+      !written) {
     return written;
   }
+  if (!sync_dir) return {};
   // A value must live in exactly one format; a leftover file of another format would shadow or
   // resurrect an old value on the next load.
-  bool removed = false;
-  for (std::string_view ext : kValueFileExtensions) {
-    if (ext == value_codec_->extension()) continue;
-    removed |= env_->RemoveFile(ConfigPath(uuid.ToString() + std::string(ext))).has_value();
-  }
-  if (removed) SyncDirOrLog(env_, paths_.config_dir);
+  if (RemoveValueFilesExcept(uuid, format)) SyncDirOrLog(env_, paths_.config_dir);
   return {};
 }
+
+bool SecretStore::RemoveValueFilesExcept(const Uuid& uuid, ValueFormat keep, unsigned present) {
+  bool removed = false;
+  for (ValueFormat format : {ValueFormat::kSealed, ValueFormat::kAes256Cbc, ValueFormat::kBase64}) {
+    if (format == keep || (present & FormatBit(format)) == 0) continue;
+    removed |= env_->RemoveFile(ValuePath(uuid, format)).has_value();
+  }
+  return removed;
+}
+
+void SecretStore::SyncConfigDir() { SyncDirOrLog(env_, paths_.config_dir); }
 
 Result<void> SecretStore::DeleteDefinition(const Uuid& uuid) {
   const std::string path = DefinitionPath(uuid);

@@ -1,0 +1,42 @@
+// VolumeImage: the plaintext contents of a volume, whatever its on-disk format (raw, raw LUKS1,
+// qcow2, qcow2 with LUKS). Upload, download, wipe and resize are written against this interface.
+//
+// Offsets and lengths are in plaintext (guest) bytes and may have any alignment; encrypted
+// formats do read-modify-write on partial sectors.
+//
+// Thread-safety: Read and Write may run concurrently from several threads as long as the ranges
+// do not share a 512-byte sector (qcow2: a cluster). Resize and Flush must not overlap them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "volume/block_file.h"
+#include "vsecret/error.h"
+
+namespace vsecret::volume {
+
+class VolumeImage {
+ public:
+  virtual ~VolumeImage() = default;
+
+  // Plaintext size in bytes.
+  virtual std::uint64_t capacity() const = 0;
+  // Reading past capacity is an error; unwritten areas read as the format defines (raw LUKS:
+  // decrypted zeros, i.e. noise, as qemu; qcow2: zeros).
+  virtual Result<void> Read(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
+  virtual Result<void> Write(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
+  // Grows or shrinks the plaintext size; existing data below the new size is preserved.
+  virtual Result<void> Resize(std::uint64_t new_capacity) = 0;
+  // Makes written data durable (fdatasync).
+  virtual Result<void> Flush() = 0;
+  // The preferred unit for bulk transfers (a multiple of 512; the qcow2 cluster size).
+  virtual std::uint64_t transfer_unit() const { return 512; }
+};
+
+// An unencrypted raw file: capacity is the file size.
+Result<std::unique_ptr<VolumeImage>> OpenRawImage(std::unique_ptr<BlockFile> file);
+
+}  // namespace vsecret::volume

@@ -1,0 +1,89 @@
+"""The vsecret CLI over RemoteConnection (secret+unix:///system?socket=PATH) against vsecretd and
+against a stock libvirtd: the secret-* command sequence gives what the stock virsh gives against
+the same kind of daemon, events (--loop, --timeout, --timestamp) included."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemon_harness as h  # noqa: E402
+import daemon_virsh_test as scenario  # noqa: E402
+
+SECRET_COMMANDS = [(mode, argv) for mode, argv in scenario.SCENARIO if argv[0].startswith("secret-")]
+
+
+def transcript(tool, daemon):
+    out = []
+    for mode, argv in SECRET_COMMANDS:
+        cmd = [tool] + (["-r"] if mode == "RO" else []) + ["-c", daemon.uri(ro=(mode == "ROSOCK"))] + argv
+        rc, stdout, stderr = h.run(cmd)
+        out.append((mode + " " + " ".join(argv), rc, scenario.normalise(stdout, daemon),
+                    scenario.normalise(stderr, daemon)))
+    return out
+
+
+def event_run(tool, daemon):
+    uri = daemon.uri()
+    watcher = subprocess.Popen([tool, "-c", uri, "secret-event", "--event", "lifecycle", "--loop", "--timeout", "3",
+                                "--timestamp"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=h.clean_env())
+    try:
+        time.sleep(0.8)
+        for argv in (["secret-define", "sec1.xml"], ["secret-undefine", scenario.U1]):
+            rc, _, err = h.run([h.VIRSH, "-c", uri] + argv)
+            assert rc == 0, err
+        out, err = watcher.communicate(timeout=20)
+    finally:
+        h.stop_process(watcher)
+    out = re.sub(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\+0000: ", b"<ts>: ", out, flags=re.M)
+    return watcher.returncode, out, err
+
+
+class VsecretCliOverRpcTest(unittest.TestCase):
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="vsecret-cli-it-")
+        for name, content in scenario.FILES.items():
+            with open(os.path.join(self.work, name), "w") as f:
+                f.write(content)
+        self.cwd = os.getcwd()
+        os.chdir(self.work)
+
+    def tearDown(self):
+        os.chdir(self.cwd)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def compare(self, make_daemon):
+        results = []
+        for tool in (h.VIRSH, h.VSECRET):
+            daemon = make_daemon()
+            try:
+                results.append(transcript(tool, daemon))
+            finally:
+                daemon.cleanup()
+        for want, got in zip(*results):
+            with self.subTest(command=want[0]):
+                self.assertEqual(got, want)
+        events = []
+        for tool in (h.VIRSH, h.VSECRET):
+            daemon = make_daemon()
+            try:
+                events.append(event_run(tool, daemon))
+            finally:
+                daemon.cleanup()
+        self.assertEqual(events[1], events[0])
+        self.assertIn(b"<ts>: event 'lifecycle' for secret %s: Undefined" % scenario.U1.encode(), events[1][1])
+
+    def test_against_vsecretd(self):
+        self.compare(h.Vsecretd)
+
+    @unittest.skipUnless(h.libvirtd_available(), "needs root, unshare and the stock libvirtd")
+    def test_against_stock_libvirtd(self):
+        self.compare(h.StockLibvirtd)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,359 @@
+// Whole-store maintenance: migration of a libvirt store to .vsenc, key rotation (including a
+// process killed at random points) and export back to libvirt's formats.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "base/base64.h"
+#include "driver/secret_driver.h"
+#include "store/encryption_config.h"
+#include "store/secret_store.h"
+#include "store/store_maintenance.h"
+#include "test_util.h"
+
+namespace vsecret {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FileExists;
+using testing::FileMode;
+using testing::ReadFileOrEmpty;
+using testing::TempDir;
+using testing::WriteFileRaw;
+
+std::string KeyBytes(char fill) { return std::string(32, fill); }
+
+Uuid UuidFor(int i) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%08x-0000-4000-8000-%012x", i, i);
+  return *Uuid::Parse(text);
+}
+
+RotationRequest Rotation(const std::string& new_key) {
+  RotationRequest r;
+  r.new_key_path = new_key;
+  return r;
+}
+
+std::string ValueFor(int i) { return "value-" + std::to_string(i) + std::string(i % 7, '*'); }
+
+class MaintenanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = tmp_.path() + "/root";
+    paths_ = StorePaths::ForRoot(root_);
+    fs::create_directories(paths_.config_dir);
+    WriteKeyFile("old", KeyBytes('o'));
+    WriteKeyFile("new", KeyBytes('n'));
+    UseKey("old");
+  }
+
+  std::string KeyPath(const std::string& name) const { return tmp_.path() + "/" + name + ".key"; }
+  void WriteKeyFile(const std::string& name, const std::string& bytes) {
+    WriteFileRaw(KeyPath(name), bytes);
+    ::chmod(KeyPath(name).c_str(), 0600);
+  }
+  void UseKey(const std::string& name) {
+    WriteFileRaw(root_ + "/etc/secret.conf", "secrets_encryption_key = \"" + KeyPath(name) + "\"\n");
+  }
+  EncryptionOptions Options() const {
+    EncryptionOptions o;
+    o.secret_conf_path = root_ + "/etc/secret.conf";
+    o.environment = KeyEnvironment{std::nullopt, tmp_.path() + "/runtime"};
+    return o;
+  }
+  Result<LoadedEncryption> Load() const { return LoadEncryption(Options(), paths_, Env::Default()); }
+
+  // A store opened as vsecret-admin opens it.
+  std::unique_ptr<SecretStore> OpenStore(const LoadedEncryption& loaded) {
+    auto store = SecretStore::Open(paths_);
+    EXPECT_TRUE(store) << store.error().message();
+    if (!store) return nullptr;
+    (*store)->SetValueProtection(loaded.protection());
+    return std::move(*store);
+  }
+
+  // n secrets with values spread over the three formats, all under the current key.
+  void Populate(int n) {
+    auto loaded = Load();
+    ASSERT_TRUE(loaded) << loaded.error().message();
+    auto store = OpenStore(*loaded);
+    ASSERT_TRUE(store);
+    for (int i = 0; i < n; ++i) {
+      SecretDef def;
+      def.uuid = UuidFor(i);
+      ASSERT_TRUE(store->WriteDefinition(def));
+      const ValueFormat format = i % 3 == 0 ? ValueFormat::kBase64
+                                 : i % 3 == 1 ? ValueFormat::kAes256Cbc
+                                              : ValueFormat::kSealed;
+      ASSERT_TRUE(store->WriteValueFile(def.uuid, SecretBytes(std::string_view(ValueFor(i))), format, true));
+    }
+  }
+
+  // Opens the driver as a restarted daemon would and checks every value.
+  void ExpectAllReadable(int n) {
+    auto d = SecretDriver::Open(paths_, Options());
+    ASSERT_TRUE(d) << d.error().message();
+    ASSERT_EQ((*d)->NumOfSecrets(), n);
+    for (int i = 0; i < n; ++i) {
+      auto v = (*d)->GetValue(Caller{false, true}, UuidFor(i), 0);
+      ASSERT_TRUE(v) << i << ": " << v.error().message();
+      ASSERT_EQ(v->AsStringView(), ValueFor(i)) << i;
+    }
+  }
+
+  std::map<std::string, std::size_t> Found() {
+    auto loaded = Load();
+    EXPECT_TRUE(loaded);
+    auto store = OpenStore(*loaded);
+    auto report = VerifyStore(*store, nullptr);
+    EXPECT_TRUE(report);
+    EXPECT_TRUE(report->failures.empty()) << report->failures.front();
+    return report->found;
+  }
+
+  std::string IdOf(const std::string& name) {
+    return KeyIdToHex(EncryptionKey::FromBytes(SecretBytes(ReadFileOrEmpty(KeyPath(name))), "")->id());
+  }
+
+  TempDir tmp_;
+  std::string root_;
+  StorePaths paths_;
+};
+
+TEST_F(MaintenanceTest, ListStoredValuesIgnoresForeignNames) {
+  Populate(3);
+  WriteFileRaw(paths_.config_dir + "/not-a-uuid.base64", "eA==");
+  WriteFileRaw(paths_.config_dir + "/0A81F5B2-8403-7B23-C8D6-21CCC2F80D6F.base64", "eA==");
+  auto store = OpenStore(*Load());
+  auto uuids = ListStoredValues(*store);
+  ASSERT_TRUE(uuids);
+  EXPECT_EQ(uuids->size(), 3u);
+}
+
+TEST_F(MaintenanceTest, MigrateConvertsALibvirtStoreAndIsIdempotent) {
+  const int n = 30;
+  Populate(n);
+  const std::string old_id = IdOf("old");
+  EXPECT_EQ(Found(), (std::map<std::string, std::size_t>{{"aes256cbc", 10}, {"base64", 10}, {"vsenc " + old_id, 10}}));
+  {
+    auto store = OpenStore(*Load());
+    std::vector<std::pair<std::size_t, std::size_t>> calls;
+    auto report = ConvertValues(*store, ValueFormat::kSealed,
+                                [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); });
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report->values, 30u);
+    EXPECT_EQ(report->rewritten, 20u);
+    EXPECT_EQ(report->unchanged, 10u);
+    EXPECT_TRUE(report->failures.empty());
+    ASSERT_FALSE(calls.empty());
+    EXPECT_EQ(calls.back(), std::make_pair(std::size_t{30}, std::size_t{30}));
+    auto again = ConvertValues(*store, ValueFormat::kSealed, nullptr);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->rewritten, 0u);
+    EXPECT_EQ(again->unchanged, 30u);
+  }
+  EXPECT_EQ(Found(), (std::map<std::string, std::size_t>{{"vsenc " + old_id, 30}}));
+  for (const auto& entry : fs::directory_iterator(paths_.config_dir)) {
+    const std::string ext = entry.path().extension();
+    EXPECT_TRUE(ext == ".xml" || ext == ".vsenc") << entry.path();
+  }
+  ExpectAllReadable(n);
+}
+
+TEST_F(MaintenanceTest, MigrateWithoutAKeyIsRefused) {
+  Populate(3);
+  fs::remove(root_ + "/etc/secret.conf");
+  auto loaded = Load();
+  ASSERT_TRUE(loaded);
+  auto store = OpenStore(*loaded);
+  auto report = ConvertValues(*store, ValueFormat::kSealed, nullptr);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().message(), "cannot write vsenc values: no encryption key is configured");
+}
+
+TEST_F(MaintenanceTest, RotateReSealsInstallsTheKeyAndDropsTheJournal) {
+  const int n = 40;
+  Populate(n);
+  const std::string new_bytes = ReadFileOrEmpty(KeyPath("new"));
+  const std::string new_id = IdOf("new");
+  {
+    auto loaded = Load();
+    auto store = OpenStore(*loaded);
+    auto report = RotateKey(*store, *loaded, Rotation(KeyPath("new")), nullptr);
+    ASSERT_TRUE(report) << report.error().message();
+    EXPECT_TRUE(report->completed);
+    EXPECT_EQ(report->values.rewritten, 40u);
+    EXPECT_EQ(report->installed_at, KeyPath("old"));
+  }
+  EXPECT_EQ(ReadFileOrEmpty(KeyPath("old")), new_bytes);  // the configured file now holds the new key
+  EXPECT_EQ(FileMode(KeyPath("old")), 0600u);
+  EXPECT_FALSE(FileExists(RotationJournalPath(paths_)));
+  EXPECT_EQ(Found(), (std::map<std::string, std::size_t>{{"vsenc " + new_id, 40}}));
+  ExpectAllReadable(n);
+}
+
+TEST_F(MaintenanceTest, RotateRefusals) {
+  Populate(2);
+  auto loaded = Load();
+  auto store = OpenStore(*loaded);
+  auto err = [&](const LoadedEncryption& l, RotationRequest r) {
+    auto report = RotateKey(*store, l, r, nullptr);
+    return report ? std::string("(rotated)") : report.error().message();
+  };
+  EXPECT_EQ(err(*loaded, Rotation(KeyPath("old"))),
+            "the new key must be in a different file than the current key '" + KeyPath("old") + "'");
+  WriteKeyFile("same", KeyBytes('o'));
+  EXPECT_EQ(err(*loaded, Rotation(KeyPath("same"))), "the new key is the key already in use");
+  WriteKeyFile("short", "x");
+  EXPECT_EQ(err(*loaded, Rotation(KeyPath("short"))),
+            "Encryption key length must be '32' '" + KeyPath("short") + "'");
+  LoadedEncryption off;
+  EXPECT_TRUE(err(off, Rotation(KeyPath("new"))).ends_with("so there is no key to rotate"));
+  LoadedEncryption from_credential = std::move(*loaded);
+  from_credential.decision.source = KeySource::kCredential;
+  EXPECT_TRUE(err(from_credential, Rotation(KeyPath("new"))).ends_with("to re-seal the new key into"));
+  EXPECT_FALSE(FileExists(RotationJournalPath(paths_)));
+}
+
+TEST_F(MaintenanceTest, FailedValueKeepsBothKeysUntilFixed) {
+  const int n = 6;
+  Populate(n);
+  // A corrupt value file cannot be re-sealed: the rotation must not install the new key.
+  const std::string bad = paths_.config_dir + "/" + UuidFor(2).ToString() + ".vsenc";
+  std::string content = ReadFileOrEmpty(bad);
+  content[30] ^= 1;
+  WriteFileRaw(bad, content);
+  {
+    auto loaded = Load();
+    auto store = OpenStore(*loaded);
+    auto report = RotateKey(*store, *loaded, Rotation(KeyPath("new")), nullptr);
+    ASSERT_TRUE(report) << report.error().message();
+    EXPECT_FALSE(report->completed);
+    ASSERT_EQ(report->values.failures.size(), 1u);
+    EXPECT_TRUE(report->values.failures[0].starts_with(UuidFor(2).ToString() + ": Invalid secret:"));
+  }
+  EXPECT_TRUE(FileExists(RotationJournalPath(paths_)));
+  EXPECT_EQ(ReadFileOrEmpty(KeyPath("old")), KeyBytes('o'));
+  {
+    auto d = SecretDriver::Open(paths_, Options());  // both keys loaded from the journal
+    ASSERT_TRUE(d) << d.error().message();
+    for (int i : {0, 1, 3, 4, 5}) EXPECT_TRUE((*d)->GetValue(Caller{false, true}, UuidFor(i), 0)) << i;
+    ASSERT_TRUE((*d)->SetValue(Caller{}, UuidFor(2), SecretBytes(std::string_view(ValueFor(2))), 0));
+  }
+  // A different rotation is refused while this one is pending; the same one resumes.
+  {
+    auto loaded = Load();
+    ASSERT_TRUE(loaded->rotation);
+    auto store = OpenStore(*loaded);
+    WriteKeyFile("third", KeyBytes('3'));
+    auto other = RotateKey(*store, *loaded, Rotation(KeyPath("third")), nullptr);
+    ASSERT_FALSE(other);
+    EXPECT_NE(other.error().message().find("is pending; complete it first"), std::string::npos);
+    auto resumed = RotateKey(*store, *loaded, Rotation(KeyPath("new")), nullptr);
+    ASSERT_TRUE(resumed) << resumed.error().message();
+    EXPECT_TRUE(resumed->completed);
+    EXPECT_EQ(resumed->values.rewritten, 0u);  // everything was re-sealed already
+  }
+  EXPECT_FALSE(FileExists(RotationJournalPath(paths_)));
+  ExpectAllReadable(n);
+}
+
+TEST_F(MaintenanceTest, ExportForDowngrade) {
+  const int n = 9;
+  Populate(n);
+  {
+    auto store = OpenStore(*Load());
+    auto cbc = ConvertValues(*store, ValueFormat::kAes256Cbc, nullptr);
+    ASSERT_TRUE(cbc);
+    EXPECT_EQ(cbc->rewritten, 6u);
+  }
+  EXPECT_EQ(Found(), (std::map<std::string, std::size_t>{{"aes256cbc", 9}}));
+  ExpectAllReadable(n);
+  {
+    auto store = OpenStore(*Load());
+    auto plain = ConvertValues(*store, ValueFormat::kBase64, nullptr);
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->rewritten, 9u);
+  }
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(ReadFileOrEmpty(paths_.config_dir + "/" + UuidFor(i).ToString() + ".base64"), Base64Encode(ValueFor(i)));
+  }
+}
+
+// The admin process is killed at random moments of a rotation; after each kill a restarted
+// driver must read every value, and running the rotation again must complete it.
+TEST_F(MaintenanceTest, RotationKilledAtRandomPointsLosesNothing) {
+  const int n = 200;
+  Populate(n);
+  auto rotate_in_child = [&](const std::string& new_key) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      auto loaded = Load();
+      if (!loaded) ::_exit(2);
+      auto store = SecretStore::Open(paths_);
+      if (!store) ::_exit(3);
+      (*store)->SetValueProtection(loaded->protection());
+      auto report = RotateKey(**store, *loaded, Rotation(new_key), nullptr);
+      ::_exit(report && report->completed ? 0 : 4);
+    }
+    return pid;
+  };
+  // How long an uninterrupted rotation of this store takes here, to spread the kills over it.
+  auto started = std::chrono::steady_clock::now();
+  {
+    const pid_t pid = rotate_in_child(KeyPath("new"));
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  const auto full = std::chrono::steady_clock::now() - started;
+  ExpectAllReadable(n);
+
+  std::mt19937 rng(20261122);
+  const auto span_us = std::chrono::duration_cast<std::chrono::microseconds>(full).count();
+  int killed_mid_rotation = 0;
+  const char fills[] = {'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'};
+  for (char fill : fills) {
+    // Each round rotates to a fresh key; a round whose rotation survives its kill is finished by
+    // the rerun below just the same.
+    const std::string name = std::string("k") + fill;
+    WriteKeyFile(name, KeyBytes(fill));
+    const pid_t pid = rotate_in_child(KeyPath(name));
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<long>(0, span_us)(rng)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status)) ++killed_mid_rotation;
+    ExpectAllReadable(n);
+    if (::testing::Test::HasFatalFailure()) return;
+
+    auto loaded = Load();
+    ASSERT_TRUE(loaded) << loaded.error().message();
+    auto store = OpenStore(*loaded);
+    if (loaded->rotation || loaded->keyring->write_key().id() != EncryptionKey::FromBytes(SecretBytes(KeyBytes(fill)), "")->id()) {
+      auto report = RotateKey(*store, *loaded, Rotation(KeyPath(name)), nullptr);
+      ASSERT_TRUE(report) << report.error().message();
+      ASSERT_TRUE(report->completed);
+    }
+    store.reset();
+    EXPECT_FALSE(FileExists(RotationJournalPath(paths_)));
+    ExpectAllReadable(n);
+    auto found = Found();
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found.begin()->first, "vsenc " + IdOf(name));
+  }
+  std::printf("[          ] rotation kill test: %d/%zu rounds killed mid-rotation (full run %lld us)\n",
+              killed_mid_rotation, sizeof fills, static_cast<long long>(span_us));
+  EXPECT_GT(killed_mid_rotation, 0);
+}
+
+}  // namespace
+}  // namespace vsecret

@@ -1,0 +1,337 @@
+// libvirtd's dispatch rules as vsecretd reproduces them (wire-protocol spec §1.8, probed against
+// libvirtd 9.0.0), read-only enforcement, limits, and hostile input.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include "rpc_test_support.h"
+
+namespace vsecret::rpc {
+namespace {
+
+using testing::CallFrame;
+using testing::ErrorOf;
+using testing::HeaderOf;
+using testing::OpenRaw;
+using testing::PayloadOf;
+using testing::RawClient;
+using testing::TestServer;
+using testing::VoidCall;
+
+class RpcDispatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override { server_.Start(); }
+  std::string ErrorText(RawClient& c) {
+    auto f = c.ReadFrame();
+    if (!f) return "<no reply>";
+    if (HeaderOf(*f).status != MessageStatus::kError) return "<ok>";
+    Error e = ErrorOf(*f);
+    return std::to_string(static_cast<int>(e.code())) + "/" + std::to_string(static_cast<int>(e.domain())) +
+           " " + e.message();
+  }
+  // The raw error message (without the client's NO_SUPPORT mapping).
+  std::string RawErrorText(RawClient& c) {
+    auto f = c.ReadFrame();
+    if (!f) return "<no reply>";
+    auto e = DecodePayload<RemoteError>(PayloadOf(*f));
+    return std::to_string(e->code) + "/" + std::to_string(e->domain) + " " + e->message.value_or("");
+  }
+  TestServer server_;
+};
+
+TEST_F(RpcDispatchTest, BeforeOpen) {
+  RawClient c(server_.rw_path());
+  c.Send(CallFrame(Proc::kSecretLookupByUuid, 1, LookupByUuidArgs{}));
+  EXPECT_EQ(ErrorText(c), "1/7 internal error: connection not open");
+  c.Send(VoidCall(Proc::kConnectGetHostname, 2));
+  EXPECT_EQ(ErrorText(c), "1/7 internal error: hypervisor connection not open");
+  c.Send(CallFrame(Proc::kConnectSupportsFeature, 3, IntValue{14}));
+  EXPECT_EQ(ErrorText(c), "1/7 internal error: hypervisor connection not open");
+  c.Send(CallFrame(Proc::kConnectSupportsFeature, 4, IntValue{10}));
+  EXPECT_EQ(DecodePayload<IntValue>(PayloadOf(*c.ReadFrame()))->value, 1);
+  // Arguments are decoded before the open check.
+  c.Send(VoidCall(Proc::kSecretLookupByUuid, 5));
+  EXPECT_EQ(ErrorText(c), "39/7 Unable to decode message payload");
+  c.Send(VoidCall(static_cast<Proc>(107), 6));
+  EXPECT_EQ(RawErrorText(c), "39/7 unknown procedure: 107");
+}
+
+TEST_F(RpcDispatchTest, AfterOpen) {
+  RawClient c(server_.rw_path());
+  OpenRaw(c);
+  c.Send(VoidCall(Proc::kConnectGetHostname, 2));
+  EXPECT_EQ(ErrorText(c),
+            "3/20 this function is not supported by the connection driver: virConnectGetHostname");
+  c.Send(VoidCall(static_cast<Proc>(52), 3));
+  EXPECT_EQ(ErrorText(c),
+            "3/19 this function is not supported by the connection driver: virConnectNumOfNetworks");
+  for (int proc : {0, -1, 450, 9999}) {
+    c.Send(VoidCall(static_cast<Proc>(proc), 4));
+    EXPECT_EQ(RawErrorText(c), "39/7 unknown procedure: " + std::to_string(proc));
+  }
+  c.Send(CallFrame(Proc::kConnectOpen, 5, OpenArgs{"secret:///system", 0}));
+  EXPECT_EQ(ErrorText(c), "1/7 internal error: connection already open");
+  c.Send(VoidCall(Proc::kConnectGetType, 6));
+  EXPECT_EQ(DecodePayload<StringValue>(PayloadOf(*c.ReadFrame()))->value, "secret");
+  c.Send(VoidCall(Proc::kConnectGetLibVersion, 7));
+  EXPECT_EQ(DecodePayload<HyperValue>(PayloadOf(*c.ReadFrame()))->value, 9000000u);
+  c.Send(VoidCall(Proc::kConnectGetUri, 8));
+  EXPECT_EQ(DecodePayload<StringValue>(PayloadOf(*c.ReadFrame()))->value, "secret:///system");
+  c.Send(CallFrame(Proc::kConnectSupportsFeature, 9, IntValue{999}));
+  EXPECT_EQ(DecodePayload<IntValue>(PayloadOf(*c.ReadFrame()))->value, 0);
+  c.Send(CallFrame(Proc::kConnectListSecrets, 10, IntValue{-1}));
+  EXPECT_EQ(ErrorText(c), "39/7 maxuuids must be non-negative");
+  c.Send(CallFrame(Proc::kConnectListSecrets, 11, IntValue{16385}));
+  EXPECT_EQ(ErrorText(c), "39/7 maxuuids > REMOTE_SECRET_LIST_MAX");
+  c.Send(CallFrame(Proc::kConnectListAllSecrets, 12, ListAllArgs{1, 16}));
+  EXPECT_EQ(ErrorText(c), "8/30 unsupported flags (0x10) in function secretConnectListAllSecrets");
+}
+
+TEST_F(RpcDispatchTest, OpenNames) {
+  struct Case {
+    std::optional<std::string> name;
+    std::string want;
+  };
+  for (const Case& k :
+       {Case{"secret:///session",
+             "1/0 internal error: unexpected secret URI path '/session', try "
+             "secret:///system"},
+        Case{"qemu:///system", "5/0 no connection driver available for qemu:///system"},
+        Case{"", "5/0 no connection driver available for <null>"},
+        Case{std::nullopt, "1/7 internal error: connection not open"},
+        Case{"secret+unix:///system", "5/0 no connection driver available for secret+unix:///system"},
+        Case{"secret:///system?foo=bar", "<ok>"}}) {
+    RawClient c(server_.rw_path());
+    c.Send(CallFrame(Proc::kConnectOpen, 0, OpenArgs{k.name, 0}));
+    EXPECT_EQ(ErrorText(c), k.want) << k.name.value_or("(null)");
+  }
+}
+
+TEST_F(RpcDispatchTest, ProgramVersionStatusAndType) {
+  RawClient c(server_.rw_path());
+  Header h;
+  h.proc = static_cast<std::int32_t>(Proc::kAuthList);
+  h.vers = 2;
+  c.Send(EmptyFrame(h));
+  EXPECT_EQ(ErrorText(c), "39/7 Cannot find program 536903814 version 2");
+  h.vers = 1;
+  h.status = MessageStatus::kError;
+  c.Send(EmptyFrame(h));
+  EXPECT_EQ(ErrorText(c), "39/7 Unexpected message status 1");
+  h.prog = kKeepAliveProgram;
+  h.status = MessageStatus::kOk;
+  h.proc = kProcPing;
+  c.Send(EmptyFrame(h));  // keepalive as a CALL
+  EXPECT_EQ(ErrorText(c), "39/7 Cannot find program 1801807216 version 1");
+  // REPLY, MESSAGE and STREAM frames from a client are ignored: the next reply is the AUTH_LIST's.
+  for (MessageType t : {MessageType::kReply, MessageType::kMessage, MessageType::kStream}) {
+    Header ignored;
+    ignored.proc = 66;
+    ignored.type = t;
+    ignored.serial = 77;
+    c.Send(EmptyFrame(ignored));
+  }
+  c.Send(VoidCall(Proc::kAuthList, 5));
+  auto reply = c.ReadFrame();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(HeaderOf(*reply).serial, 5u);
+}
+
+TEST_F(RpcDispatchTest, KeepAlivePingBeforeOpen) {
+  RawClient c(server_.rw_path());
+  c.SendHex("0000001c6b6565700000000100000001000000020000000000000000");
+  EXPECT_EQ(c.ReadHex(), "0000001c6b6565700000000100000002000000020000000000000000");
+}
+
+TEST_F(RpcDispatchTest, ReadOnlySocketAndReadOnlyOpen) {
+  ASSERT_TRUE(server_.driver().DefineXml(Caller{},
+                                         "<secret><uuid>11111111-2222-3333-4444-555555555555</uuid>"
+                                         "<usage type='ceph'><name>n</name></usage></secret>",
+                                         0));
+  ASSERT_TRUE(server_.driver().SetValue(Caller{}, *Uuid::Parse("11111111-2222-3333-4444-555555555555"),
+                                        SecretBytes(std::string_view("v")), 0));
+  SecretRef handle{*Uuid::Parse("11111111-2222-3333-4444-555555555555"), UsageType::kCeph, "n"};
+  for (int variant = 0; variant < 2; ++variant) {
+    RawClient c(variant == 0 ? server_.ro_path() : server_.rw_path());
+    OpenRaw(c, variant == 0 ? 0 : kConnectReadOnly);
+    c.Send(CallFrame(Proc::kSecretDefineXml, 2, DefineXmlArgs{"<secret/>", 0}));
+    EXPECT_EQ(ErrorText(c), "29/30 operation forbidden: read only access prevents virSecretDefineXML");
+    c.Send(CallFrame(Proc::kSecretSetValue, 3, SetValueArgs{handle, SecretBytes(std::string_view("x")), 0}));
+    EXPECT_EQ(ErrorText(c), "29/30 operation forbidden: read only access prevents virSecretSetValue");
+    c.Send(CallFrame(Proc::kSecretGetValue, 4, SecretFlagsArgs{handle, 0}));
+    EXPECT_EQ(ErrorText(c), "29/30 operation forbidden: read only access prevents virSecretGetValue");
+    c.Send(CallFrame(Proc::kSecretUndefine, 5, SecretHandle{handle}));
+    EXPECT_EQ(ErrorText(c), "29/30 operation forbidden: read only access prevents virSecretUndefine");
+    c.Send(CallFrame(Proc::kSecretGetXmlDesc, 6, SecretFlagsArgs{handle, 0}));
+    EXPECT_EQ(ErrorText(c), "<ok>");
+    c.Send(CallFrame(Proc::kConnectListAllSecrets, 7, ListAllArgs{1, 0}));
+    auto list = c.ReadFrame();
+    ASSERT_TRUE(list);
+    EXPECT_EQ(DecodePayload<ListAllRet>(PayloadOf(*list))->secrets, std::vector<SecretRef>{handle});
+  }
+  EXPECT_EQ(server_.driver().NumOfSecrets(), 1);
+}
+
+TEST_F(RpcDispatchTest, ValueAndStringLimits) {
+  ASSERT_TRUE(server_.driver().DefineXml(
+      Caller{}, "<secret><uuid>11111111-2222-3333-4444-555555555555</uuid></secret>", 0));
+  SecretRef handle{*Uuid::Parse("11111111-2222-3333-4444-555555555555"), UsageType::kNone, ""};
+  RawClient c(server_.rw_path());
+  OpenRaw(c);
+  std::string big(kSecretValueMax, 'v');
+  c.Send(CallFrame(Proc::kSecretSetValue, 2, SetValueArgs{handle, SecretBytes(std::string_view(big)), 0}));
+  EXPECT_EQ(ErrorText(c), "<ok>");
+  std::string over(kSecretValueMax + 1, 'w');
+  c.Send(CallFrame(Proc::kSecretSetValue, 3, SetValueArgs{handle, SecretBytes(std::string_view(over)), 0}));
+  EXPECT_EQ(ErrorText(c), "39/7 Unable to decode message payload");
+  c.Send(CallFrame(Proc::kSecretGetValue, 4, SecretFlagsArgs{handle, 0}));
+  auto value = c.ReadFrame();
+  ASSERT_TRUE(value);
+  EXPECT_EQ(DecodePayload<GetValueRet>(PayloadOf(*value))->value.AsStringView(), big);
+  c.Send(CallFrame(Proc::kSecretDefineXml, 5, DefineXmlArgs{std::string(kStringMax + 1, ' '), 0}));
+  EXPECT_EQ(ErrorText(c), "39/7 Unable to decode message payload");
+  c.Send(CallFrame(Proc::kSecretSetValue, 6, SetValueArgs{handle, SecretBytes(), 0}));
+  EXPECT_EQ(ErrorText(c), "8/30 value in virSecretSetValue must not be NULL");
+}
+
+TEST_F(RpcDispatchTest, BadLengthWordsCloseOnlyThatConnection) {
+  RawClient good(server_.rw_path());
+  OpenRaw(good);
+  for (const char* word : {"00000008", "0000001b", "02000005", "ffffffff"}) {
+    RawClient bad(server_.rw_path());
+    bad.SendHex(word);
+    EXPECT_TRUE(bad.SeesEof()) << word;
+  }
+  // Truncated frames and clients that vanish mid-call leave the daemon serving.
+  {
+    RawClient truncated(server_.rw_path());
+    truncated.SendHex("000001002000808600000001");
+  }
+  {
+    RawClient vanish(server_.rw_path());
+    OpenRaw(vanish);
+    vanish.Send(VoidCall(Proc::kConnectNumOfSecrets, 2));
+  }
+  good.Send(VoidCall(Proc::kConnectNumOfSecrets, 2));
+  EXPECT_EQ(ErrorText(good), "<ok>");
+}
+
+TEST_F(RpcDispatchTest, GarbagePayloadsNeverChangeTheStore) {
+  RawClient c(server_.rw_path());
+  OpenRaw(c);
+  std::uint32_t serial = 2;
+  for (Proc proc :
+       {Proc::kSecretDefineXml, Proc::kSecretSetValue, Proc::kSecretUndefine, Proc::kSecretGetValue,
+        Proc::kConnectSecretEventRegisterAny, Proc::kConnectListAllSecrets}) {
+    for (const char* hex : {"", "ff", "ffffffff", "7fffffff00000000", "0000000100000002ffffffff"}) {
+      Header h;
+      h.proc = static_cast<std::int32_t>(proc);
+      h.serial = serial++;
+      FrameBuilder b(h);
+      WireBuffer bytes = testing::FromHex(hex);
+      b.payload().FixedOpaque(bytes);
+      c.Send(*std::move(b).Finish());
+      auto reply = c.ReadFrame();
+      ASSERT_TRUE(reply) << static_cast<int>(proc) << " " << hex;
+    }
+  }
+  EXPECT_EQ(server_.driver().NumOfSecrets(), 0);
+}
+
+TEST_F(RpcDispatchTest, PipelinedCallsAreAllAnswered) {
+  RawClient c(server_.rw_path());
+  WireBuffer batch;
+  for (std::uint32_t s = 0; s < 4; ++s) {
+    WireBuffer f = VoidCall(Proc::kAuthList, s);
+    batch.insert(batch.end(), f.begin(), f.end());
+  }
+  c.Send(batch);
+  for (std::uint32_t s = 0; s < 4; ++s) {
+    auto reply = c.ReadFrame();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(HeaderOf(*reply).serial, s);
+  }
+}
+
+TEST_F(RpcDispatchTest, ClientThatNeverReadsDoesNotBlockOthers) {
+  ASSERT_TRUE(server_.driver().DefineXml(
+      Caller{}, "<secret><uuid>11111111-2222-3333-4444-555555555555</uuid></secret>", 0));
+  SecretRef handle{*Uuid::Parse("11111111-2222-3333-4444-555555555555"), UsageType::kNone, ""};
+  ASSERT_TRUE(
+      server_.driver().SetValue(Caller{}, handle.uuid, SecretBytes(std::string(kSecretValueMax, 'x')), 0));
+  RawClient hog(server_.rw_path());
+  OpenRaw(hog);
+  // Ask for 64 KiB values without ever reading: megabytes pile up on the server side.
+  ::fcntl(hog.fd(), F_SETFL, O_NONBLOCK);
+  WireBuffer call = CallFrame(Proc::kSecretGetValue, 9, SecretFlagsArgs{handle, 0});
+  for (int i = 0; i < 400; ++i) {
+    if (::send(hog.fd(), call.data(), call.size(), MSG_NOSIGNAL) < 0) break;
+  }
+  RawClient other(server_.rw_path());
+  OpenRaw(other);
+  other.Send(VoidCall(Proc::kConnectNumOfSecrets, 2));
+  EXPECT_EQ(ErrorText(other), "<ok>");
+}
+
+TEST(RpcServerPolicyTest, RefusedPeerGetsAuthenticationError) {
+  ServerOptions options;
+  options.rw_peer_check = [](const PeerCredentials&) -> std::optional<std::string> {
+    return "uid 7 is not allowed";
+  };
+  TestServer server(std::move(options));
+  server.Start();
+  RawClient c(server.rw_path());
+  c.Send(VoidCall(Proc::kAuthList, 0));
+  auto reply = c.ReadFrame();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(ErrorOf(*reply).message(), "authentication failed: uid 7 is not allowed");
+  EXPECT_EQ(ErrorOf(*reply).code(), ErrorCode::kAuthFailed);
+  // The read-only socket does not ask.
+  RawClient ro(server.ro_path());
+  ro.Send(VoidCall(Proc::kAuthList, 0));
+  reply = ro.ReadFrame();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(HeaderOf(*reply).status, MessageStatus::kOk);
+}
+
+TEST(RpcServerPolicyTest, ServerPingsAndDropsSilentKeepAliveClients) {
+  ServerOptions options;
+  options.keepalive_interval = 1;
+  options.keepalive_count = 1;
+  TestServer server(std::move(options));
+  server.Start();
+  RawClient quiet(server.rw_path());
+  quiet.Send(CallFrame(Proc::kConnectSupportsFeature, 0, IntValue{kFeatureProgramKeepAlive}));
+  ASSERT_TRUE(quiet.ReadFrame());
+  EXPECT_EQ(quiet.ReadHex(3000), "0000001c6b6565700000000100000001000000020000000000000000");  // PING
+  EXPECT_TRUE(quiet.SeesEof(4000));
+  // A client that never asked about keepalive is never pinged.
+  RawClient plain(server.rw_path());
+  plain.Send(VoidCall(Proc::kAuthList, 0));
+  ASSERT_TRUE(plain.ReadFrame());
+  EXPECT_FALSE(plain.ReadFrame(2500));
+}
+
+TEST(RpcServerPolicyTest, IdleTimeoutStopsTheLoop) {
+  ServerOptions options;
+  options.idle_timeout = 1;
+  TestServer server(std::move(options));
+  server.Start();
+  server.thread().join();
+  EXPECT_EQ(server.stop_reason(), RpcServer::StopReason::kIdle);
+}
+
+TEST(RpcServerPolicyTest, EphemeralSecretsKeepAnIdleServerAlive) {
+  ServerOptions options;
+  options.idle_timeout = 1;
+  TestServer server(std::move(options));
+  ASSERT_TRUE(server.driver().DefineXml(Caller{}, "<secret ephemeral='yes'/>", 0));
+  server.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  RawClient c(server.rw_path());
+  EXPECT_TRUE(c.connected());
+  c.Send(VoidCall(Proc::kAuthList, 0));
+  EXPECT_TRUE(c.ReadFrame());
+}
+
+}  // namespace
+}  // namespace vsecret::rpc
