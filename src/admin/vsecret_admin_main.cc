@@ -9,13 +9,13 @@
 // store/store_maintenance.h; this file only parses arguments and prints.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "base/log.h"
 #include "rpc/socket_paths.h"
 #include "store/encryption_config.h"
 #include "store/secret_store.h"
@@ -37,7 +37,8 @@ constexpr char kUsage[] =
     "  rotate --new-key FILE [--credential CRED]\n"
     "                          re-seal every value under the 32-byte key in FILE, then install\n"
     "                          it: over the configured key file, or with systemd-creds into CRED\n"
-    "                          when the key comes from $CREDENTIALS_DIRECTORY; rerun to resume\n"
+    "                          when the key comes from $CREDENTIALS_DIRECTORY; an interrupted\n"
+    "                          rotation resumes with `rotate` alone\n"
     "  export --format base64|aes256cbc\n"
     "                          rewrite every value in a libvirt format before a downgrade\n"
     "                          (base64: libvirt < 12.1, values in the clear; aes256cbc: 12.1+)\n"
@@ -160,7 +161,7 @@ int PrintFailures(const MaintenanceReport& report) {
   return report.failures.empty() ? 0 : 1;
 }
 
-int Fail(const Error& e) {
+int Die(const Error& e) {
   std::fprintf(stderr, "error: %s\n", e.message().c_str());
   return 1;
 }
@@ -172,10 +173,16 @@ int Run(const Args& args) {
   Env* env = Env::Default();
   options.key_path_override = args.key;
   auto loaded = LoadEncryption(options, paths, env);
-  if (!loaded) return Fail(loaded.error());
+  if (!loaded) return Die(loaded.error());
 
   auto store = SecretStore::Open(paths, env);
-  if (!store) return Fail(store.error());
+  if (!store) {
+    Die(store.error());
+    if (store.error().message().find("driver.pid") != std::string::npos) {
+      std::fprintf(stderr, "(the store is in use: stop vsecretd, or close the embedded connection, first)\n");
+    }
+    return 1;
+  }
   (*store)->SetValueProtection(loaded->protection());
   const EncryptionDecision& d = loaded->decision;
 
@@ -184,15 +191,17 @@ int Run(const Args& args) {
     std::printf("secret.conf: %s\n", loaded->conf_path.empty() ? "(none)" : loaded->conf_path.c_str());
     std::printf("encryption:  %s\n", d.enabled ? "on" : "off");
     if (d.key_path) {
-      std::printf("key:         %s (%s)\n", d.key_path->c_str(), std::string(KeySourceName(d.source)).c_str());
+      std::printf("key:         %s (%s)\n", d.key_path->c_str(),
+                  std::string(KeySourceName(d.source)).c_str());
     }
-    if (loaded->keyring) std::printf("key id:      %s\n", KeyIdToHex(loaded->keyring->keys().front().id()).c_str());
+    if (loaded->keyring)
+      std::printf("key id:      %s\n", KeyIdToHex(loaded->keyring->keys().front().id()).c_str());
     if (loaded->rotation) {
       std::printf("rotation:    pending to %s (key id %s)\n", loaded->rotation->pending_key_path.c_str(),
                   KeyIdToHex(loaded->rotation->pending_key_id).c_str());
     }
     auto report = VerifyStore(**store, nullptr);
-    if (!report) return Fail(report.error());
+    if (!report) return Die(report.error());
     std::printf("values:      %zu\n", report->values);
     PrintFound(*report);
     if (!report->failures.empty()) std::printf("unreadable:  %zu (run verify)\n", report->failures.size());
@@ -200,37 +209,41 @@ int Run(const Args& args) {
   }
   if (args.command == "verify") {
     auto report = VerifyStore(**store, MakeProgress(args, "verifying"));
-    if (!report) return Fail(report.error());
+    if (!report) return Die(report.error());
     std::printf("%zu values readable, %zu failures\n", report->unchanged, report->failures.size());
     PrintFound(*report);
     return PrintFailures(*report);
   }
   if (args.command == "migrate") {
     if (!d.enabled) {
-      return Fail(Error(ErrorCode::kOperationInvalid, ErrorDomain::kSecret,
-                        "encryption is not enabled: set encrypt_data = 1 or secrets_encryption_key in " +
-                            (loaded->conf_path.empty() ? std::string("secret.conf") : loaded->conf_path)));
+      return Die(Error(ErrorCode::kOperationInvalid, ErrorDomain::kSecret,
+                       "encryption is not enabled: set encrypt_data = 1 or secrets_encryption_key in " +
+                           (loaded->conf_path.empty() ? std::string("secret.conf") : loaded->conf_path)));
     }
     auto report = ConvertValues(**store, ValueFormat::kSealed, MakeProgress(args, "migrating"));
-    if (!report) return Fail(report.error());
+    if (!report) return Die(report.error());
     std::printf("%zu values: %zu re-encrypted, %zu already current, %zu failed\n", report->values,
                 report->rewritten, report->unchanged, report->failures.size());
     return PrintFailures(*report);
   }
   if (args.command == "rotate") {
-    if (args.new_key.empty()) return UsageError("rotate needs --new-key FILE");
     RotationRequest request;
-    request.new_key_path = args.new_key;
+    // An interrupted rotation resumes with the key its journal names.
+    request.new_key_path =
+        args.new_key.empty() && loaded->rotation ? loaded->rotation->pending_key_path : args.new_key;
+    if (request.new_key_path.empty()) return UsageError("rotate needs --new-key FILE");
     request.credential_path = args.credential;
     auto report = RotateKey(**store, *loaded, request, MakeProgress(args, "rotating"));
-    if (!report) return Fail(report.error());
-    std::printf("%zu values: %zu re-sealed, %zu already under the new key, %zu failed\n", report->values.values,
-                report->values.rewritten, report->values.unchanged, report->values.failures.size());
+    if (!report) return Die(report.error());
+    std::printf("%zu values: %zu re-sealed, %zu already under the new key, %zu failed\n",
+                report->values.values, report->values.rewritten, report->values.unchanged,
+                report->values.failures.size());
     if (!report->completed) {
       PrintFailures(report->values);
-      std::fprintf(stderr,
-                   "error: rotation not completed; both keys stay in use until the failing values are fixed or "
-                   "undefined and rotate is run again\n");
+      std::fprintf(
+          stderr,
+          "error: rotation not completed; both keys stay in use until the failing values are fixed or "
+          "undefined and rotate is run again\n");
       return 1;
     }
     std::printf("new key installed at %s; the old key is no longer used\n", report->installed_at.c_str());
@@ -238,18 +251,20 @@ int Run(const Args& args) {
   }
   if (args.command == "export") {
     const std::optional<ValueFormat> format = FormatFromName(args.format);
-    if (!format || *format == ValueFormat::kSealed) return UsageError("export needs --format base64|aes256cbc");
+    if (!format || *format == ValueFormat::kSealed)
+      return UsageError("export needs --format base64|aes256cbc");
     if (loaded->rotation) {
-      return Fail(Error(ErrorCode::kOperationInvalid, ErrorDomain::kSecret,
-                        "a key rotation is pending; run rotate again to complete it first"));
+      return Die(Error(ErrorCode::kOperationInvalid, ErrorDomain::kSecret,
+                       "a key rotation is pending; run rotate again to complete it first"));
     }
     auto report = ConvertValues(**store, *format, MakeProgress(args, "exporting"));
-    if (!report) return Fail(report.error());
-    std::printf("%zu values: %zu rewritten as %s, %zu already were, %zu failed\n", report->values, report->rewritten,
-                args.format.c_str(), report->unchanged, report->failures.size());
+    if (!report) return Die(report.error());
+    std::printf("%zu values: %zu rewritten as %s, %zu already were, %zu failed\n", report->values,
+                report->rewritten, args.format.c_str(), report->unchanged, report->failures.size());
     if (*format == ValueFormat::kBase64) {
-      std::printf("values are now stored in the clear; set encrypt_data = 0 before starting vsecret again, or it "
-                  "will encrypt them on their next change\n");
+      std::printf(
+          "values are now stored in the clear; set encrypt_data = 0 before starting vsecret again, or it "
+          "will encrypt them on their next change\n");
     }
     return PrintFailures(*report);
   }

@@ -67,6 +67,8 @@ const CommandGroup* FindGroup(std::string_view name);
 
 // Defined by the files that implement each group.
 std::span<const CommandDef> SecretCommands();
+std::span<const CommandDef> PoolCommands();
+std::span<const CommandDef> VolumeCommands();
 std::span<const CommandDef> ShellCommands();
 
 }  // namespace vsecret::cli

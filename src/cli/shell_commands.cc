@@ -209,8 +209,10 @@ constexpr CommandDef kShellCommands[] = {
 std::span<const CommandDef> ShellCommands() { return kShellCommands; }
 
 std::span<const CommandGroup> CommandGroups() {
-  static const std::array<CommandGroup, 2> kGroups = {{
+  static const std::array<CommandGroup, 4> kGroups = {{
       {"Secret", "secret", SecretCommands()},
+      {"Storage Pool", "pool", PoolCommands()},
+      {"Storage Volume", "volume", VolumeCommands()},
       {"Vsecret itself", "vsecret", ShellCommands()},
   }};
   return kGroups;

@@ -35,8 +35,8 @@ Result<std::unique_ptr<SecretDriver>> SecretDriver::Open(const StorePaths& paths
   return Open(paths, EncryptionOptions::ForStore(paths), env);
 }
 
-Result<std::unique_ptr<SecretDriver>> SecretDriver::Open(const StorePaths& paths, const EncryptionOptions& encryption,
-                                                         Env* env) {
+Result<std::unique_ptr<SecretDriver>> SecretDriver::Open(const StorePaths& paths,
+                                                         const EncryptionOptions& encryption, Env* env) {
   // The key is loaded before the store is opened, so a key problem leaves no trace on disk.
   auto loaded = LoadEncryption(encryption, paths, env);
   if (!loaded) return std::unexpected(loaded.error());

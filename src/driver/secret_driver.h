@@ -10,7 +10,8 @@
 //    it, so an undefined or ephemeral secret never reappears after a restart.
 //  * A redefine that changes the usage type is checked for usage uniqueness like a new define.
 //  * An empty value is rejected ("value in virSecretSetValue must not be NULL") in-process too.
-//  * Both value formats present is resolved by the store, never by "last read wins".
+//  * Several value files of one secret are resolved by the store (the newest valid one wins,
+//    see SecretStore::ReadValue), never by "last read wins", which lets a stale .base64 win.
 //
 // Value files are read lazily: at load only their presence (and that they are regular files) is
 // checked; the content is read on first use. A value file that turns out unreadable then fails
@@ -52,7 +53,8 @@ class SecretDriver {
   // environment (EncryptionOptions::ForStore); a bad secret.conf or key fails the open.
   static Result<std::unique_ptr<SecretDriver>> Open(const StorePaths& paths, Env* env = Env::Default());
   // The same with explicit encryption options (tests, tools).
-  static Result<std::unique_ptr<SecretDriver>> Open(const StorePaths& paths, const EncryptionOptions& encryption,
+  static Result<std::unique_ptr<SecretDriver>> Open(const StorePaths& paths,
+                                                    const EncryptionOptions& encryption,
                                                     Env* env = Env::Default());
   ~SecretDriver();
 

@@ -11,7 +11,8 @@ std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
 
-Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key, std::span<const std::uint8_t, kAesBlockBytes> iv,
+Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key,
+                                         std::span<const std::uint8_t, kAesBlockBytes> iv,
                                          const SecretBytes& value) {
   auto ciphertext = Aes256CbcEncrypt(key.bytes(), iv, value.span());
   if (!ciphertext) return std::unexpected(ciphertext.error());
@@ -27,10 +28,11 @@ Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key, const SecretB
   return EncodeAes256CbcValue(key, iv, value);
 }
 
-DecodeResult DecodeAes256CbcValue(const Keyring* keyring, const SecretBytes& content, const std::string& path) {
+DecodeResult DecodeAes256CbcValue(const Keyring* keyring, const SecretBytes& content,
+                                  const std::string& path) {
   auto invalid = [](DecodeError::Kind kind, const std::string& detail) {
-    return std::unexpected(DecodeError{kind, Error(ErrorCode::kInvalidSecret, ErrorDomain::kSecret,
-                                                   "Invalid secret: " + detail)});
+    return std::unexpected(DecodeError{
+        kind, Error(ErrorCode::kInvalidSecret, ErrorDomain::kSecret, "Invalid secret: " + detail)});
   };
   SecretBytes raw = Base64DecodeLenient(content.AsStringView());
   if (raw.size() < kAesBlockBytes) {
@@ -48,7 +50,8 @@ DecodeResult DecodeAes256CbcValue(const Keyring* keyring, const SecretBytes& con
     if (!plain) return std::unexpected(DecodeError{DecodeError::Kind::kInvalid, plain.error()});
     if (*plain) return std::move(**plain);
   }
-  return invalid(DecodeError::Kind::kInvalid, "cannot decrypt " + Quoted(path) + ": wrong key or corrupted file");
+  return invalid(DecodeError::Kind::kInvalid,
+                 "cannot decrypt " + Quoted(path) + ": wrong key or corrupted file");
 }
 
 }  // namespace vsecret

@@ -21,7 +21,8 @@
 namespace vsecret {
 
 // The file content for value under key with the given IV (exposed for known-answer tests).
-Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key, std::span<const std::uint8_t, kAesBlockBytes> iv,
+Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key,
+                                         std::span<const std::uint8_t, kAesBlockBytes> iv,
                                          const SecretBytes& value);
 // The same with a fresh random IV.
 Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key, const SecretBytes& value);
@@ -33,6 +34,7 @@ Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key, const SecretB
 //                      (kKeyUnavailable)
 //   no key fits:       "Invalid secret: cannot decrypt '<path>': wrong key or corrupted file"
 //                      (kInvalid)
-DecodeResult DecodeAes256CbcValue(const Keyring* keyring, const SecretBytes& content, const std::string& path);
+DecodeResult DecodeAes256CbcValue(const Keyring* keyring, const SecretBytes& content,
+                                  const std::string& path);
 
 }  // namespace vsecret

@@ -69,7 +69,8 @@ Result<SecretBytes> Aes256CbcEncrypt(const SecretBytes& key, std::span<const std
   int n = 0;
   int tail = 0;
   if (EVP_EncryptInit_ex(ctx->get(), Aes256Cbc(), nullptr, key.data(), iv.data()) != 1 ||
-      EVP_EncryptUpdate(ctx->get(), out.data(), &n, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptUpdate(ctx->get(), out.data(), &n, plaintext.data(), static_cast<int>(plaintext.size())) !=
+          1 ||
       EVP_EncryptFinal_ex(ctx->get(), out.data() + n, &tail) != 1) {
     return CryptoFailure("AES-256-CBC encryption failed");
   }
@@ -101,7 +102,8 @@ Result<std::optional<SecretBytes>> Aes256CbcDecrypt(const SecretBytes& key,
 }
 
 Result<SecretBytes> Aes256GcmSeal(const SecretBytes& key, std::span<const std::uint8_t, kGcmNonceBytes> nonce,
-                                  std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext) {
+                                  std::span<const std::uint8_t> aad,
+                                  std::span<const std::uint8_t> plaintext) {
   if (key.size() != kAes256KeyBytes) return CryptoFailure("AES-256-GCM key must be 32 bytes");
   if (!FitsInt(plaintext.size()) || !FitsInt(aad.size())) return CryptoFailure("value too large to encrypt");
   auto ctx = NewCtx();
@@ -115,8 +117,8 @@ Result<SecretBytes> Aes256GcmSeal(const SecretBytes& key, std::span<const std::u
   if (EVP_EncryptInit_ex(ctx->get(), Aes256Gcm(), nullptr, key.data(), nonce.data()) != 1 ||
       (!aad.empty() &&
        EVP_EncryptUpdate(ctx->get(), nullptr, &ignored, aad.data(), static_cast<int>(aad.size())) != 1) ||
-      (!plaintext.empty() &&
-       EVP_EncryptUpdate(ctx->get(), out.data(), &n, plaintext.data(), static_cast<int>(plaintext.size())) != 1) ||
+      (!plaintext.empty() && EVP_EncryptUpdate(ctx->get(), out.data(), &n, plaintext.data(),
+                                               static_cast<int>(plaintext.size())) != 1) ||
       EVP_EncryptFinal_ex(ctx->get(), out.data() + n, &tail) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx->get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagBytes),
                           out.data() + n + tail) != 1) {
@@ -146,7 +148,8 @@ Result<std::optional<SecretBytes>> Aes256GcmOpen(const SecretBytes& key,
   if (EVP_DecryptInit_ex(ctx->get(), Aes256Gcm(), nullptr, key.data(), nonce.data()) != 1 ||
       (!aad.empty() &&
        EVP_DecryptUpdate(ctx->get(), nullptr, &ignored, aad.data(), static_cast<int>(aad.size())) != 1) ||
-      (body != 0 && EVP_DecryptUpdate(ctx->get(), out.data(), &n, sealed.data(), static_cast<int>(body)) != 1) ||
+      (body != 0 &&
+       EVP_DecryptUpdate(ctx->get(), out.data(), &n, sealed.data(), static_cast<int>(body)) != 1) ||
       EVP_CIPHER_CTX_ctrl(ctx->get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kGcmTagBytes), tag) != 1) {
     return CryptoFailure("AES-256-GCM decryption failed");
   }
@@ -156,7 +159,8 @@ Result<std::optional<SecretBytes>> Aes256GcmOpen(const SecretBytes& key,
   return std::optional<SecretBytes>(std::move(out));
 }
 
-Result<std::array<std::uint8_t, 32>> HmacSha256(const SecretBytes& key, std::span<const std::uint8_t> message) {
+Result<std::array<std::uint8_t, 32>> HmacSha256(const SecretBytes& key,
+                                                std::span<const std::uint8_t> message) {
   std::array<std::uint8_t, 32> mac{};
   unsigned int len = 0;
   static const std::uint8_t kEmpty = 0;

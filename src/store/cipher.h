@@ -43,6 +43,7 @@ Result<std::optional<SecretBytes>> Aes256GcmOpen(const SecretBytes& key,
                                                  std::span<const std::uint8_t> sealed);
 
 // HMAC-SHA256(key, message).
-Result<std::array<std::uint8_t, 32>> HmacSha256(const SecretBytes& key, std::span<const std::uint8_t> message);
+Result<std::array<std::uint8_t, 32>> HmacSha256(const SecretBytes& key,
+                                                std::span<const std::uint8_t> message);
 
 }  // namespace vsecret

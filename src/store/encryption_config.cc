@@ -160,7 +160,8 @@ Result<void> WriteRotationJournal(Env* env, const StorePaths& paths, const Rotat
       key + "\"\npending_key_id = \"" + KeyIdToHex(journal.pending_key_id) + "\"\n";
   return RewriteFileAtomically(
       env, RotationJournalPath(paths),
-      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), kJournalMode);
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
+      kJournalMode);
 }
 
 Result<void> RemoveRotationJournal(Env* env, const StorePaths& paths) {
@@ -186,9 +187,10 @@ Result<LoadedEncryption> LoadEncryption(const EncryptionOptions& options, const 
   if (options.environment.credentials_directory) {
     // Existence as virFileExists sees it: anything but a missing file counts, so that an
     // unreadable credential is reported by the key read instead of silently skipped.
-    auto probe = env->NewReadableFile(*options.environment.credentials_directory + "/" +
-                                      std::string(kCredentialName));
-    credential_exists = probe.has_value() || (probe.error().errnum != ENOENT && probe.error().errnum != ENOTDIR);
+    auto probe =
+        env->NewReadableFile(*options.environment.credentials_directory + "/" + std::string(kCredentialName));
+    credential_exists =
+        probe.has_value() || (probe.error().errnum != ENOENT && probe.error().errnum != ENOTDIR);
   }
   loaded.decision = DecideEncryption(conf, options.environment, credential_exists);
 
@@ -213,7 +215,8 @@ Result<LoadedEncryption> LoadEncryption(const EncryptionOptions& options, const 
       return Fail(ErrorCode::kInvalidSecret, ErrorDomain::kSecret,
                   "Invalid secret: key file " + Quoted((*journal)->pending_key_path) + " has key id " +
                       KeyIdToHex(pending->id()) + ", but the rotation journal " +
-                      Quoted(RotationJournalPath(paths)) + " expects " + KeyIdToHex((*journal)->pending_key_id));
+                      Quoted(RotationJournalPath(paths)) + " expects " +
+                      KeyIdToHex((*journal)->pending_key_id));
     }
     keys.push_back(std::move(*pending));
     loaded.rotation = std::move(**journal);

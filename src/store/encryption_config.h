@@ -44,7 +44,7 @@ inline constexpr std::string_view kRotationJournalName = "vsecret-rotation.conf"
 // The parts of the process environment the key decision reads.
 struct KeyEnvironment {
   std::optional<std::string> credentials_directory;  // $CREDENTIALS_DIRECTORY, if set and non-empty
-  std::string runtime_dir;                            // glib's user runtime dir
+  std::string runtime_dir;                           // glib's user runtime dir
 
   static KeyEnvironment FromProcess();
 };
@@ -96,7 +96,7 @@ Result<void> RemoveRotationJournal(Env* env, const StorePaths& paths);
 struct LoadedEncryption {
   std::string conf_path;  // "" when there was none
   EncryptionDecision decision;
-  std::shared_ptr<const Keyring> keyring;  // null when encryption is off
+  std::shared_ptr<const Keyring> keyring;   // null when encryption is off
   std::optional<RotationJournal> rotation;  // a rotation in progress (its key is in keyring)
 
   ValueProtection protection() const { return ValueProtection{decision.enabled, keyring}; }

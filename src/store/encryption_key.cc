@@ -52,8 +52,9 @@ Result<EncryptionKey> EncryptionKey::FromBytes(SecretBytes bytes, std::string or
     return Fail(ErrorCode::kInvalidSecret, ErrorDomain::kSecret,
                 "Encryption key length must be '" + std::to_string(kSize) + "' " + Quoted(origin));
   }
-  auto mac = HmacSha256(bytes, std::span<const std::uint8_t>(
-                                   reinterpret_cast<const std::uint8_t*>(kKeyIdLabel.data()), kKeyIdLabel.size()));
+  auto mac =
+      HmacSha256(bytes, std::span<const std::uint8_t>(
+                            reinterpret_cast<const std::uint8_t*>(kKeyIdLabel.data()), kKeyIdLabel.size()));
   if (!mac) return std::unexpected(mac.error());
   KeyId id{};
   std::copy_n(mac->begin(), id.size(), id.begin());
@@ -71,15 +72,17 @@ Result<EncryptionKey> EncryptionKey::Generate(std::string origin) {
 
 Result<EncryptionKey> ReadKeyFile(Env* env, const std::string& path) {
   auto file = env->NewReadableFile(path);
-  if (!file) return SystemError(ErrorDomain::kNone, file.error().errnum, "Failed to open file " + Quoted(path));
+  if (!file)
+    return SystemError(ErrorDomain::kNone, file.error().errnum, "Failed to open file " + Quoted(path));
   // libvirt reads with a limit of exactly the key size, so one byte more is "too large".
   auto content = (*file)->ReadAll(EncryptionKey::kSize);
   if (!content) {
     return SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file " + Quoted(path));
   }
   if (content->size() != EncryptionKey::kSize) {
-    return Fail(ErrorCode::kInvalidSecret, ErrorDomain::kSecret,
-                "Encryption key length must be '" + std::to_string(EncryptionKey::kSize) + "' " + Quoted(path));
+    return Fail(
+        ErrorCode::kInvalidSecret, ErrorDomain::kSecret,
+        "Encryption key length must be '" + std::to_string(EncryptionKey::kSize) + "' " + Quoted(path));
   }
   // Checked after the content so that the reference's messages keep their precedence. A key
   // others can read is as good as published; one others can write can be swapped for theirs.
@@ -87,9 +90,9 @@ Result<EncryptionKey> ReadKeyFile(Env* env, const std::string& path) {
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IRWXO) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Fail(ErrorCode::kInvalidSecret, ErrorDomain::kSecret,
-                "Encryption key file " + Quoted(path) + " must not be accessible by other users (mode " + mode +
-                    ")");
+    return Fail(
+        ErrorCode::kInvalidSecret, ErrorDomain::kSecret,
+        "Encryption key file " + Quoted(path) + " must not be accessible by other users (mode " + mode + ")");
   }
   return EncryptionKey::FromBytes(std::move(*content), path);
 }

@@ -21,9 +21,10 @@ Aad MakeAad(std::span<const std::uint8_t> header, const Uuid& uuid) {
   return aad;
 }
 
-std::unexpected<DecodeError> Refuse(DecodeError::Kind kind, const std::string& path, const std::string& reason) {
-  return std::unexpected(DecodeError{
-      kind, Error(ErrorCode::kInvalidSecret, ErrorDomain::kSecret, "Invalid secret: " + path + ": " + reason)});
+std::unexpected<DecodeError> Refuse(DecodeError::Kind kind, const std::string& path,
+                                    const std::string& reason) {
+  return std::unexpected(DecodeError{kind, Error(ErrorCode::kInvalidSecret, ErrorDomain::kSecret,
+                                                 "Invalid secret: " + path + ": " + reason)});
 }
 
 }  // namespace

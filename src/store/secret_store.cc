@@ -199,7 +199,7 @@ Result<std::optional<SecretBytes>> SecretStore::ReadValue(const Uuid& uuid) cons
 }
 
 Result<std::optional<SecretStore::StoredValue>> SecretStore::ReadStoredValue(const Uuid& uuid,
-                                                                         unsigned present) const {
+                                                                             unsigned present) const {
   struct Candidate {
     ValueFormat format;
     std::string path;
@@ -229,11 +229,15 @@ Result<std::optional<SecretStore::StoredValue>> SecretStore::ReadStoredValue(con
   if (candidates.empty()) return std::optional<StoredValue>();
   if (candidates.size() > 1) {
     for (Candidate& c : candidates) c.mtime = ModificationTime(c.path);
-    // Equal times fall back to the enum order, authenticated first.
-    std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    // File times are only as fine as the kernel's clock tick, so a tie is possible between files
+    // written milliseconds apart. It goes to the format this store writes now (the one a write
+    // interrupted before its cleanup would have left behind), then authenticated first.
+    const ValueFormat writing = write_format();
+    auto rank = [writing](ValueFormat f) { return f == writing ? -1 : static_cast<int>(f); };
+    std::sort(candidates.begin(), candidates.end(), [&rank](const Candidate& a, const Candidate& b) {
       if (Newer(a.mtime, b.mtime)) return true;
       if (Newer(b.mtime, a.mtime)) return false;
-      return static_cast<int>(a.format) < static_cast<int>(b.format);
+      return rank(a.format) < rank(b.format);
     });
   }
   std::optional<Error> first_error;
@@ -241,8 +245,9 @@ Result<std::optional<SecretStore::StoredValue>> SecretStore::ReadStoredValue(con
     DecodeResult value = CodecFor(c.format).Decode(uuid, c.content, c.path);
     if (value) {
       if (first_error) {
-        Log(LogLevel::kWarning, kLogWhere, "using the older value file " + Quoted(c.path) + " of secret " +
-                                               uuid.ToString() + " instead: " + first_error->message());
+        Log(LogLevel::kWarning, kLogWhere,
+            "using the older value file " + Quoted(c.path) + " of secret " + uuid.ToString() +
+                " instead: " + first_error->message());
       }
       StoredValue stored;
       stored.value = std::move(*value);
@@ -273,7 +278,8 @@ Result<void> SecretStore::WriteValueFile(const Uuid& uuid, const SecretBytes& va
                                          bool sync_dir) {
   auto content = CodecFor(format).Encode(uuid, value);
   if (!content) return std::unexpected(content.error());
-  if (auto written = RewriteFileAtomically(env_, ValuePath(uuid, format), content->span(), kFileMode, sync_dir);
+  if (auto written =
+          RewriteFileAtomically(env_, ValuePath(uuid, format), content->span(), kFileMode, sync_dir);
       !written) {
     return written;
   }

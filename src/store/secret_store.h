@@ -70,7 +70,9 @@ class SecretStore {
   void SetValueProtection(ValueProtection protection);
   const ValueProtection& value_protection() const { return protection_; }
   // .vsenc when encrypting, .base64 otherwise.
-  ValueFormat write_format() const { return protection_.encrypt ? ValueFormat::kSealed : ValueFormat::kBase64; }
+  ValueFormat write_format() const {
+    return protection_.encrypt ? ValueFormat::kSealed : ValueFormat::kBase64;
+  }
 
   // One pass over the config dir: the definition files, and which secrets have value files.
   struct Listing {
@@ -103,7 +105,8 @@ class SecretStore {
   //
   // When a secret has more than one value file (a crash between writing one format and removing
   // the others, or files copied in by hand), the newest valid one wins: candidates are tried by
-  // modification time, newest first, ties broken .vsenc, .aes256cbc, .base64. A candidate that
+  // modification time, newest first; a tie goes to write_format(), then to .vsenc, .aes256cbc,
+  // .base64 in that order. A candidate that
   // fails to decode as corrupt (tampered, truncated, bad padding) is logged and skipped; one that
   // no loaded key opens stops the read with that error, so a key problem is never masked by an
   // older copy of the value. libvirt instead lets .base64 win, which resurrects the old value.

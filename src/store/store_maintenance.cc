@@ -99,7 +99,8 @@ Result<MaintenanceReport> VerifyStore(const SecretStore& store, const ProgressCa
   if (!entries) return std::unexpected(entries.error());
   MaintenanceReport report;
   for (const std::string& file : listing->definition_files) {
-    if (auto def = store.ReadDefinition(file); !def) report.failures.push_back(file + ": " + def.error().message());
+    if (auto def = store.ReadDefinition(file); !def)
+      report.failures.push_back(file + ": " + def.error().message());
   }
   report.values = entries->size();
   for (std::size_t i = 0; i < entries->size(); ++i) {
@@ -117,7 +118,8 @@ Result<MaintenanceReport> VerifyStore(const SecretStore& store, const ProgressCa
   return report;
 }
 
-Result<MaintenanceReport> ConvertValues(SecretStore& store, ValueFormat format, const ProgressCallback& progress) {
+Result<MaintenanceReport> ConvertValues(SecretStore& store, ValueFormat format,
+                                        const ProgressCallback& progress) {
   auto entries = ListEntries(store);
   if (!entries) return std::unexpected(entries.error());
   const ValueProtection& protection = store.value_protection();
@@ -146,7 +148,8 @@ Result<MaintenanceReport> ConvertValues(SecretStore& store, ValueFormat format, 
                           (format != ValueFormat::kSealed || value.key_id == write_id);
     if (in_place) {
       out.kind = Outcome::Kind::kUnchanged;
-    } else if (auto written = store.WriteValueFile(entry.uuid, value.value, format, /*sync_dir=*/false); !written) {
+    } else if (auto written = store.WriteValueFile(entry.uuid, value.value, format, /*sync_dir=*/false);
+               !written) {
       out.kind = Outcome::Kind::kFailed;
       out.failure = written.error().message();
     } else {
@@ -193,19 +196,20 @@ Result<MaintenanceReport> ConvertValues(SecretStore& store, ValueFormat format, 
   return report;
 }
 
-Result<RotationReport> RotateKey(SecretStore& store, const LoadedEncryption& current, const RotationRequest& request,
-                                 const ProgressCallback& progress) {
+Result<RotationReport> RotateKey(SecretStore& store, const LoadedEncryption& current,
+                                 const RotationRequest& request, const ProgressCallback& progress) {
   Env* env = store.env();
   const StorePaths& paths = store.paths();
   if (!current.decision.enabled || !current.keyring || !current.decision.key_path) {
-    return Fail(ErrorCode::kOperationInvalid, ErrorDomain::kSecret,
-                "Requested operation is not valid: encryption is not enabled for this store, so there is no key to "
-                "rotate");
+    return Fail(
+        ErrorCode::kOperationInvalid, ErrorDomain::kSecret,
+        "Requested operation is not valid: encryption is not enabled for this store, so there is no key to "
+        "rotate");
   }
   const std::string& key_path = *current.decision.key_path;
   if (request.new_key_path == key_path) {
-    return InvalidArg(ErrorDomain::kSecret, "the new key must be in a different file than the current key " +
-                                                Quoted(key_path));
+    return InvalidArg(ErrorDomain::kSecret,
+                      "the new key must be in a different file than the current key " + Quoted(key_path));
   }
   const bool to_credential = !request.credential_path.empty();
   if (current.decision.source == KeySource::kCredential && !to_credential) {
@@ -249,7 +253,8 @@ Result<RotationReport> RotateKey(SecretStore& store, const LoadedEncryption& cur
   // 3. Install the new key where the configuration finds it. Until this completes the journal
   //    keeps the new key loaded; afterwards the old key is no longer needed by any value.
   if (to_credential) {
-    if (auto sealed = SealWithSystemdCreds(env, new_key->bytes(), request.credential_name, request.credential_path);
+    if (auto sealed =
+            SealWithSystemdCreds(env, new_key->bytes(), request.credential_name, request.credential_path);
         !sealed) {
       return std::unexpected(sealed.error());
     }

@@ -53,7 +53,8 @@ Result<MaintenanceReport> VerifyStore(const SecretStore& store, const ProgressCa
 // that is already in `format`, alone, and (for .vsenc) sealed with the write key is left alone.
 // Directory fsyncs and removal of the replaced files are batched, which is what makes a large
 // store fast to convert. Values that cannot be read are reported and left in place.
-Result<MaintenanceReport> ConvertValues(SecretStore& store, ValueFormat format, const ProgressCallback& progress);
+Result<MaintenanceReport> ConvertValues(SecretStore& store, ValueFormat format,
+                                        const ProgressCallback& progress);
 
 struct RotationRequest {
   std::string new_key_path;  // raw 32-byte key file, kept until the rotation has completed
@@ -73,7 +74,7 @@ struct RotationReport {
 // Re-seals every value under the new key and installs it (see the file comment for the order
 // of steps). `current` is what LoadEncryption returned for this store; encryption must be on.
 // Resumes an interrupted rotation to the same key; refuses one to a different key.
-Result<RotationReport> RotateKey(SecretStore& store, const LoadedEncryption& current, const RotationRequest& request,
-                                 const ProgressCallback& progress);
+Result<RotationReport> RotateKey(SecretStore& store, const LoadedEncryption& current,
+                                 const RotationRequest& request, const ProgressCallback& progress);
 
 }  // namespace vsecret

@@ -34,7 +34,8 @@ bool WriteAll(int fd, const SecretBytes& data) {
 Result<void> SealWithSystemdCreds(Env* env, const SecretBytes& data, const std::string& name,
                                   const std::string& out_path, const std::vector<std::string>& extra_args) {
   const char* override_bin = std::getenv("VSECRET_SYSTEMD_CREDS");
-  const std::string binary = override_bin != nullptr && *override_bin != '\0' ? override_bin : "systemd-creds";
+  const std::string binary =
+      override_bin != nullptr && *override_bin != '\0' ? override_bin : "systemd-creds";
   const std::string tmp = out_path + ".new";
   std::vector<std::string> args = {binary, "encrypt", "--name=" + name};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -74,10 +75,11 @@ Result<void> SealWithSystemdCreds(Env* env, const SecretBytes& data, const std::
   ::sigaction(SIGPIPE, &previous, nullptr);
   if (!wrote || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     (void)env->RemoveFile(tmp);
-    const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
-                                              : "signal " + std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    return InternalError(ErrorDomain::kSecret, binary + " encrypt --name=" + name + " " + Quoted(tmp) +
-                                                   " failed (" + how + ")");
+    const std::string how = WIFEXITED(status)
+                                ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                : "signal " + std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return InternalError(ErrorDomain::kSecret,
+                         binary + " encrypt --name=" + name + " " + Quoted(tmp) + " failed (" + how + ")");
   }
   if (auto renamed = env->RenameFile(tmp, out_path); !renamed) {
     (void)env->RemoveFile(tmp);

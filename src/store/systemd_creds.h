@@ -17,6 +17,7 @@ namespace vsecret {
 // $VSECRET_SYSTEMD_CREDS names another binary (tests). Errors name the command and its exit
 // status; systemd-creds' own diagnostics go to stderr.
 Result<void> SealWithSystemdCreds(Env* env, const SecretBytes& data, const std::string& name,
-                                  const std::string& out_path, const std::vector<std::string>& extra_args = {});
+                                  const std::string& out_path,
+                                  const std::vector<std::string>& extra_args = {});
 
 }  // namespace vsecret

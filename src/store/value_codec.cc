@@ -8,8 +8,8 @@ namespace vsecret {
 namespace {
 
 std::unexpected<Error> NoWriteKey(ValueFormat format) {
-  return InternalError(ErrorDomain::kSecret,
-                       "cannot write a " + std::string(FormatName(format)) + " value without an encryption key");
+  return InternalError(ErrorDomain::kSecret, "cannot write a " + std::string(FormatName(format)) +
+                                                 " value without an encryption key");
 }
 
 class Base64ValueCodec final : public ValueCodec {
@@ -20,7 +20,8 @@ class Base64ValueCodec final : public ValueCodec {
     return Base64EncodeSecret(value.AsStringView());
   }
 
-  DecodeResult Decode(const Uuid& /*uuid*/, const SecretBytes& content, const std::string& /*path*/) const override {
+  DecodeResult Decode(const Uuid& /*uuid*/, const SecretBytes& content,
+                      const std::string& /*path*/) const override {
     return Base64DecodeLenient(content.AsStringView());
   }
 };
@@ -36,7 +37,8 @@ class Aes256CbcValueCodec final : public ValueCodec {
     return EncodeAes256CbcValue(keyring_->write_key(), value);
   }
 
-  DecodeResult Decode(const Uuid& /*uuid*/, const SecretBytes& content, const std::string& path) const override {
+  DecodeResult Decode(const Uuid& /*uuid*/, const SecretBytes& content,
+                      const std::string& path) const override {
     return DecodeAes256CbcValue(keyring_.get(), content, path);
   }
 

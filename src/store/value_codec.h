@@ -32,10 +32,10 @@ inline constexpr std::string_view kSealedExtension = ".vsenc";
 inline constexpr std::string_view kAes256CbcExtension = ".aes256cbc";
 inline constexpr std::string_view kBase64Extension = ".base64";
 
-// Every value-file extension written by libvirt or vsecret. The order is the tie-break when
-// several files of one secret have the same modification time: authenticated first.
-inline constexpr std::array<std::string_view, 3> kValueFileExtensions = {kSealedExtension, kAes256CbcExtension,
-                                                                         kBase64Extension};
+// Every value-file extension written by libvirt or vsecret, authenticated first (the order in
+// which SecretStore::ReadValue breaks ties between files of equal age, after the write format).
+inline constexpr std::array<std::string_view, 3> kValueFileExtensions = {
+    kSealedExtension, kAes256CbcExtension, kBase64Extension};
 
 // Sets of formats, as bit masks.
 constexpr unsigned FormatBit(ValueFormat format) { return 1u << static_cast<unsigned>(format); }
@@ -68,7 +68,8 @@ class ValueCodec {
   // The file content for the value of secret uuid.
   virtual Result<SecretBytes> Encode(const Uuid& uuid, const SecretBytes& value) const = 0;
   // The value held by file content; path is used in error messages only.
-  virtual DecodeResult Decode(const Uuid& uuid, const SecretBytes& content, const std::string& path) const = 0;
+  virtual DecodeResult Decode(const Uuid& uuid, const SecretBytes& content,
+                              const std::string& path) const = 0;
 };
 
 // "<uuid>.base64": standard alphabet with padding, one line, no newline; decoding skips every
@@ -82,7 +83,7 @@ std::unique_ptr<ValueCodec> MakeSealedValueCodec(std::shared_ptr<const Keyring> 
 
 // What the store writes and which keys it reads with. `encrypt` without a keyring is invalid.
 struct ValueProtection {
-  bool encrypt = false;                     // write .vsenc (true) or .base64 (false)
+  bool encrypt = false;                    // write .vsenc (true) or .base64 (false)
   std::shared_ptr<const Keyring> keyring;  // null: encrypted files cannot be read
 };
 

@@ -24,7 +24,7 @@ void WriteKey(const std::string& path, const std::string& bytes, mode_t mode = 0
   ::chmod(path.c_str(), mode);
 }
 
-KeyEnvironment Env(std::optional<std::string> creds = std::nullopt) {
+KeyEnvironment KeyEnv(std::optional<std::string> creds = std::nullopt) {
   return KeyEnvironment{std::move(creds), "/run/user/1000"};
 }
 
@@ -32,53 +32,56 @@ KeyEnvironment Env(std::optional<std::string> creds = std::nullopt) {
 // §4.2 decision table.
 
 TEST(EncryptionDecisionTest, NothingSetMeansOff) {
-  EncryptionDecision d = DecideEncryption(SecretConf{}, Env(), false);
+  EncryptionDecision d = DecideEncryption(SecretConf{}, KeyEnv(), false);
   EXPECT_FALSE(d.enabled);
   EXPECT_FALSE(d.key_path);
   EXPECT_EQ(d.source, KeySource::kNone);
 }
 
 TEST(EncryptionDecisionTest, ConfiguredPathTurnsEncryptionOn) {
-  EncryptionDecision d = DecideEncryption(SecretConf{std::nullopt, "/etc/k"}, Env(), false);
+  EncryptionDecision d = DecideEncryption(SecretConf{std::nullopt, "/etc/k"}, KeyEnv(), false);
   EXPECT_TRUE(d.enabled);
   EXPECT_EQ(d.key_path, std::optional<std::string>("/etc/k"));
   EXPECT_EQ(d.source, KeySource::kConfigured);
 }
 
 TEST(EncryptionDecisionTest, CredentialTurnsEncryptionOnOnlyIfItExists) {
-  EncryptionDecision d = DecideEncryption(SecretConf{}, Env("/run/credentials/x"), true);
+  EncryptionDecision d = DecideEncryption(SecretConf{}, KeyEnv("/run/credentials/x"), true);
   EXPECT_TRUE(d.enabled);
   EXPECT_EQ(d.key_path, std::optional<std::string>("/run/credentials/x/secrets-encryption-key"));
   EXPECT_EQ(d.source, KeySource::kCredential);
-  EXPECT_FALSE(DecideEncryption(SecretConf{}, Env("/run/credentials/x"), false).enabled);
+  EXPECT_FALSE(DecideEncryption(SecretConf{}, KeyEnv("/run/credentials/x"), false).enabled);
 }
 
 TEST(EncryptionDecisionTest, ConfiguredPathWinsOverCredential) {
-  EncryptionDecision d = DecideEncryption(SecretConf{std::nullopt, "/etc/k"}, Env("/creds"), true);
+  EncryptionDecision d = DecideEncryption(SecretConf{std::nullopt, "/etc/k"}, KeyEnv("/creds"), true);
   EXPECT_EQ(d.key_path, std::optional<std::string>("/etc/k"));
   EXPECT_EQ(d.source, KeySource::kConfigured);
 }
 
 TEST(EncryptionDecisionTest, EncryptDataZeroWins) {
-  EXPECT_FALSE(DecideEncryption(SecretConf{false, "/etc/k"}, Env("/creds"), true).enabled);
-  EXPECT_FALSE(DecideEncryption(SecretConf{false, std::nullopt}, Env("/creds"), true).enabled);
+  EXPECT_FALSE(DecideEncryption(SecretConf{false, "/etc/k"}, KeyEnv("/creds"), true).enabled);
+  EXPECT_FALSE(DecideEncryption(SecretConf{false, std::nullopt}, KeyEnv("/creds"), true).enabled);
 }
 
 TEST(EncryptionDecisionTest, EncryptDataOneUsesTheDefaultPath) {
-  EncryptionDecision d = DecideEncryption(SecretConf{true, std::nullopt}, Env(), false);
+  EncryptionDecision d = DecideEncryption(SecretConf{true, std::nullopt}, KeyEnv(), false);
   EXPECT_TRUE(d.enabled);
   EXPECT_EQ(d.key_path, std::optional<std::string>("/run/user/1000/libvirt/secrets/encryption-key"));
   EXPECT_EQ(d.source, KeySource::kDefault);
-  EXPECT_EQ(DecideEncryption(SecretConf{true, std::nullopt}, Env("/creds"), true).source, KeySource::kCredential);
+  EXPECT_EQ(DecideEncryption(SecretConf{true, std::nullopt}, KeyEnv("/creds"), true).source,
+            KeySource::kCredential);
 }
 
 TEST(EncryptionDecisionTest, ConfPathIsNextToTheConfigDir) {
   EXPECT_EQ(EncryptionOptions::ForStore(StorePaths::ForRoot("/srv/r")).secret_conf_path,
             std::optional<std::string>("/srv/r/etc/secret.conf"));
-  EXPECT_EQ(EncryptionOptions::ForStore(StorePaths{"/etc/libvirt/secrets", "/run/libvirt/secrets"}).secret_conf_path,
+  EXPECT_EQ(EncryptionOptions::ForStore(StorePaths{"/etc/libvirt/secrets", "/run/libvirt/secrets"})
+                .secret_conf_path,
             std::optional<std::string>("/etc/libvirt/secret.conf"));
-  EXPECT_EQ(EncryptionOptions::ForStore(StorePaths{"/home/u/.config/libvirt/secrets/", "/run/x"}).secret_conf_path,
-            std::optional<std::string>("/home/u/.config/libvirt/secret.conf"));
+  EXPECT_EQ(
+      EncryptionOptions::ForStore(StorePaths{"/home/u/.config/libvirt/secrets/", "/run/x"}).secret_conf_path,
+      std::optional<std::string>("/home/u/.config/libvirt/secret.conf"));
   EXPECT_FALSE(EncryptionOptions::Disabled().secret_conf_path);
 }
 
@@ -88,7 +91,7 @@ TEST(EncryptionDecisionTest, ConfPathIsNextToTheConfigDir) {
 class KeyFileTest : public ::testing::Test {
  protected:
   std::string Path(const char* name) const { return tmp_.path() + "/" + name; }
-  std::string Read(const std::string& path, vsecret::Env* env = vsecret::Env::Default()) {
+  std::string Read(const std::string& path, Env* env = Env::Default()) {
     auto key = ReadKeyFile(env, path);
     return key ? "ok " + KeyIdToHex(key->id()) : key.error().message();
   }
@@ -97,7 +100,7 @@ class KeyFileTest : public ::testing::Test {
 
 TEST_F(KeyFileTest, Exactly32BytesIsAccepted) {
   WriteKey(Path("k"), Key32());
-  auto key = ReadKeyFile(vsecret::Env::Default(), Path("k"));
+  auto key = ReadKeyFile(Env::Default(), Path("k"));
   ASSERT_TRUE(key) << key.error().message();
   EXPECT_EQ(key->bytes().AsStringView(), Key32());
   EXPECT_EQ(key->origin(), Path("k"));
@@ -110,7 +113,8 @@ TEST_F(KeyFileTest, MissingShortLongAndDirectory) {
   WriteKey(Path("empty"), "");
   EXPECT_EQ(Read(Path("empty")), "Encryption key length must be '32' '" + Path("empty") + "'");
   WriteKey(Path("long"), Key32() + "\n");
-  EXPECT_EQ(Read(Path("long")), "Failed to read file '" + Path("long") + "': Value too large for defined data type");
+  EXPECT_EQ(Read(Path("long")),
+            "Failed to read file '" + Path("long") + "': Value too large for defined data type");
   std::filesystem::create_directory(Path("dir"));
   EXPECT_EQ(Read(Path("dir")), "Failed to read file '" + Path("dir") + "': Is a directory");
 }
@@ -118,7 +122,7 @@ TEST_F(KeyFileTest, MissingShortLongAndDirectory) {
 TEST_F(KeyFileTest, UnreadableIsReported) {
   // Root reads any file, so the refusal is injected.
   struct DenyEnv : EnvWrapper {
-    DenyEnv() : EnvWrapper(vsecret::Env::Default()) {}
+    DenyEnv() : EnvWrapper(Env::Default()) {}
     IoResult<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {
       if (path.ends_with("/k")) return IoFail(IoOp::kOpen, EACCES);
       return EnvWrapper::NewReadableFile(path);
@@ -133,8 +137,8 @@ TEST_F(KeyFileTest, AccessibleByOthersIsRefused) {
     WriteKey(Path("k"), Key32(), mode);
     char octal[8];
     std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
-    EXPECT_EQ(Read(Path("k")), "Encryption key file '" + Path("k") + "' must not be accessible by other users (mode " +
-                                   octal + ")");
+    EXPECT_EQ(Read(Path("k")), "Encryption key file '" + Path("k") +
+                                   "' must not be accessible by other users (mode " + octal + ")");
   }
   for (mode_t mode : {0600, 0400, 0640, 0440}) {
     WriteKey(Path("k"), Key32(), mode);
@@ -155,7 +159,7 @@ class LoadEncryptionTest : public ::testing::Test {
   }
   void Conf(const std::string& text) { WriteFileRaw(*options_.secret_conf_path, text); }
   std::string Load() {
-    auto loaded = LoadEncryption(options_, paths_, vsecret::Env::Default());
+    auto loaded = LoadEncryption(options_, paths_, Env::Default());
     if (!loaded) return loaded.error().message();
     if (!loaded->decision.enabled) return "off";
     return "on " + KeyIdToHex(loaded->keyring->write_key().id()) + " " + *loaded->decision.key_path;
@@ -222,8 +226,8 @@ TEST_F(LoadEncryptionTest, EveryKeyProblemFailsDriverStartAndWritesNothing) {
     EXPECT_FALSE(FileExists(paths_.state_dir + "/driver.pid"));
   }
   Conf("encrypt_data = 2\n");
-  EXPECT_EQ(DriverOpenError(),
-            "internal error: " + *options_.secret_conf_path + ": value for 'encrypt_data' parameter must be 0 or 1");
+  EXPECT_EQ(DriverOpenError(), "internal error: " + *options_.secret_conf_path +
+                                   ": value for 'encrypt_data' parameter must be 0 or 1");
   Conf("encrypt_data = 1\nsecrets_encryption_key = \"" + KeyPath());
   EXPECT_EQ(DriverOpenError(),
             "configuration file syntax error: " + *options_.secret_conf_path + ":2: unterminated string");
@@ -246,9 +250,9 @@ TEST_F(LoadEncryptionTest, RotationJournalAddsThePendingKey) {
   Conf("secrets_encryption_key = \"" + KeyPath() + "\"\n");
   auto a = *EncryptionKey::FromBytes(SecretBytes(Key32('a')), "");
   auto b = *EncryptionKey::FromBytes(SecretBytes(Key32('b')), "");
-  ASSERT_TRUE(WriteRotationJournal(vsecret::Env::Default(), paths_, RotationJournal{tmp_.path() + "/new", b.id()}));
+  ASSERT_TRUE(WriteRotationJournal(Env::Default(), paths_, RotationJournal{tmp_.path() + "/new", b.id()}));
   EXPECT_EQ(testing::FileMode(RotationJournalPath(paths_)), 0600u);
-  auto loaded = LoadEncryption(options_, paths_, vsecret::Env::Default());
+  auto loaded = LoadEncryption(options_, paths_, Env::Default());
   ASSERT_TRUE(loaded) << loaded.error().message();
   ASSERT_TRUE(loaded->rotation);
   EXPECT_EQ(loaded->keyring->keys().size(), 2u);
@@ -257,7 +261,7 @@ TEST_F(LoadEncryptionTest, RotationJournalAddsThePendingKey) {
 
   // A journal whose key file changed underneath it is refused rather than guessed at.
   WriteKey(tmp_.path() + "/new", Key32('c'));
-  auto changed = LoadEncryption(options_, paths_, vsecret::Env::Default());
+  auto changed = LoadEncryption(options_, paths_, Env::Default());
   ASSERT_FALSE(changed);
   EXPECT_NE(changed.error().message().find("but the rotation journal"), std::string::npos);
   std::filesystem::remove(tmp_.path() + "/new");
@@ -266,9 +270,9 @@ TEST_F(LoadEncryptionTest, RotationJournalAddsThePendingKey) {
   WriteFileRaw(RotationJournalPath(paths_), "pending_key = \"/x\"\n");
   EXPECT_EQ(Load(), "internal error: rotation journal '" + RotationJournalPath(paths_) +
                         "' is invalid: no valid pending_key_id");
-  ASSERT_TRUE(RemoveRotationJournal(vsecret::Env::Default(), paths_));
+  ASSERT_TRUE(RemoveRotationJournal(Env::Default(), paths_));
   EXPECT_FALSE(FileExists(RotationJournalPath(paths_)));
-  EXPECT_TRUE(RemoveRotationJournal(vsecret::Env::Default(), paths_));  // absent is fine
+  EXPECT_TRUE(RemoveRotationJournal(Env::Default(), paths_));  // absent is fine
   EXPECT_TRUE(Load().starts_with("on ")) << Load();
 }
 

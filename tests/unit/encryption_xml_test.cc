@@ -84,7 +84,7 @@ constexpr ErrorCase kErrorCases[] = {
     {"<secret/>", "XML error: expecting root element of 'encryption', not 'secret'"},
 };
 
-INSTANTIATE_TEST_SUITE_P(Recorded, EncryptionXmlErrorTest, ::testing::ValuesIn(kErrorCases));
+INSTANTIATE_TEST_SUITE_P(EncryptionXmlRecorded, EncryptionXmlErrorTest, ::testing::ValuesIn(kErrorCases));
 
 struct RoundTripCase {
   const char* xml;
@@ -159,7 +159,7 @@ constexpr RoundTripCase kRoundTrips[] = {
      "    </encryption>\n"},
 };
 
-INSTANTIATE_TEST_SUITE_P(Recorded, EncryptionXmlRoundTripTest, ::testing::ValuesIn(kRoundTrips));
+INSTANTIATE_TEST_SUITE_P(EncryptionXmlRecorded, EncryptionXmlRoundTripTest, ::testing::ValuesIn(kRoundTrips));
 
 TEST(EncryptionXmlTest, ParsedFields) {
   Result<EncryptionDef> def = ParseEncryptionXml(

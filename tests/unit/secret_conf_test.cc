@@ -142,8 +142,10 @@ TEST(SecretConfTest, SettingErrors) {
     auto conf = ParseSecretConf(text, f);
     return conf ? std::string("(no error)") : conf.error().message();
   };
-  EXPECT_EQ(err("encrypt_data = \"yes\""), "internal error: " + f + ": expected a bool for 'encrypt_data' parameter");
-  EXPECT_EQ(err("encrypt_data = 2"), "internal error: " + f + ": value for 'encrypt_data' parameter must be 0 or 1");
+  EXPECT_EQ(err("encrypt_data = \"yes\""),
+            "internal error: " + f + ": expected a bool for 'encrypt_data' parameter");
+  EXPECT_EQ(err("encrypt_data = 2"),
+            "internal error: " + f + ": value for 'encrypt_data' parameter must be 0 or 1");
   EXPECT_EQ(err("secrets_encryption_key = 5"),
             "internal error: " + f + ": expected a string for 'secrets_encryption_key' parameter");
   // encrypt_data is checked first, as in libvirt.

@@ -252,7 +252,8 @@ TEST_F(SecretStoreTest, ReadValueOfEncryptedFileWithoutKeyFails) {
   WriteFileRaw(path, "oKGio6SlpqeoqaqrrK2urwiBWyD2LXJijfbHA64vSrg=");
   auto value = store_->ReadValue(TestUuid());
   ASSERT_FALSE(value.has_value());
-  EXPECT_EQ(value.error().message(), "Invalid secret: cannot decrypt '" + path + "': no encryption key is loaded");
+  EXPECT_EQ(value.error().message(),
+            "Invalid secret: cannot decrypt '" + path + "': no encryption key is loaded");
 }
 
 TEST_F(SecretStoreTest, ReadValueDecodesLeniently) {

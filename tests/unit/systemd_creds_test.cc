@@ -63,7 +63,8 @@ class SystemdCredsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     creds_bin_ = FindOnPath("systemd-creds");
-    if (creds_bin_.empty()) GTEST_SKIP() << "systemd-creds not installed (scripts/install-deps.sh installs systemd)";
+    if (creds_bin_.empty())
+      GTEST_SKIP() << "systemd-creds not installed (scripts/install-deps.sh installs systemd)";
     host_env_ = "SYSTEMD_CREDENTIAL_SECRET=" + tmp_.path() + "/host.secret";
     credential_ = tmp_.path() + "/var/lib/libvirt/secrets/secrets-encryption-key";
     creds_dir_ = tmp_.path() + "/credentials";
@@ -78,8 +79,12 @@ class SystemdCredsTest : public ::testing::Test {
       if (!line.starts_with("ExecStart=/bin/sh -c '")) continue;
       std::string command = line.substr(std::string("ExecStart=/bin/sh -c '").size());
       command.pop_back();  // the closing quote
-      for (std::size_t at; (at = command.find("/var/lib/libvirt")) != std::string::npos;) {
-        command.replace(at, std::string("/var/lib/libvirt").size(), tmp_.path() + "/var/lib/libvirt");
+      const std::string from = "/var/lib/libvirt";
+      const std::string to = tmp_.path() + from;
+      // The replacement contains what it replaces, so the search resumes after it.
+      for (std::size_t at = command.find(from); at != std::string::npos;
+           at = command.find(from, at + to.size())) {
+        command.replace(at, from.size(), to);
       }
       return command;
     }
@@ -88,8 +93,8 @@ class SystemdCredsTest : public ::testing::Test {
 
   // What LoadCredentialEncrypted= does before the service starts.
   void DecryptIntoCredentialsDirectory() {
-    ASSERT_EQ(Sh("umask 0277 && " + creds_bin_ + " decrypt --name=secrets-encryption-key " + credential_ + " " +
-                     creds_dir_ + "/secrets-encryption-key",
+    ASSERT_EQ(Sh("umask 0277 && " + creds_bin_ + " decrypt --name=secrets-encryption-key " + credential_ +
+                     " " + creds_dir_ + "/secrets-encryption-key",
                  host_env_),
               0);
   }
@@ -130,7 +135,8 @@ TEST_F(SystemdCredsTest, InitServiceCreatesASealedKeyThatTheDriverUses) {
     auto driver = SecretDriver::Open(paths, Options(root));
     ASSERT_TRUE(driver) << driver.error().message();
     ASSERT_TRUE((*driver)->DefineXml(Caller{}, std::string("<secret><uuid>") + kU1 + "</uuid></secret>", 0));
-    ASSERT_TRUE((*driver)->SetValue(Caller{}, *Uuid::Parse(kU1), SecretBytes(std::string_view("under creds")), 0));
+    ASSERT_TRUE(
+        (*driver)->SetValue(Caller{}, *Uuid::Parse(kU1), SecretBytes(std::string_view("under creds")), 0));
   }
   const std::string sealed = ReadFileOrEmpty(paths.config_dir + "/" + kU1 + ".vsenc");
   EXPECT_EQ(SealedKeyId(SecretBytes(sealed)), id);
@@ -144,7 +150,8 @@ TEST_F(SystemdCredsTest, InitServiceCreatesASealedKeyThatTheDriverUses) {
 
   // The service's condition: a second run is skipped by systemd, so the command is never
   // repeated; if it were, it would replace the key. Prove the credential is bound to the name.
-  EXPECT_NE(Sh(creds_bin_ + " decrypt --name=other-name " + credential_ + " " + tmp_.path() + "/x", host_env_), 0);
+  EXPECT_NE(
+      Sh(creds_bin_ + " decrypt --name=other-name " + credential_ + " " + tmp_.path() + "/x", host_env_), 0);
 }
 
 TEST_F(SystemdCredsTest, RotationReSealsIntoANewCredential) {
@@ -156,7 +163,8 @@ TEST_F(SystemdCredsTest, RotationReSealsIntoANewCredential) {
     auto driver = SecretDriver::Open(paths, Options(root));
     ASSERT_TRUE(driver);
     ASSERT_TRUE((*driver)->DefineXml(Caller{}, std::string("<secret><uuid>") + kU1 + "</uuid></secret>", 0));
-    ASSERT_TRUE((*driver)->SetValue(Caller{}, *Uuid::Parse(kU1), SecretBytes(std::string_view("rotated")), 0));
+    ASSERT_TRUE(
+        (*driver)->SetValue(Caller{}, *Uuid::Parse(kU1), SecretBytes(std::string_view("rotated")), 0));
   }
   WriteFileRaw(tmp_.path() + "/new.key", std::string(32, 'N'));
   ::chmod((tmp_.path() + "/new.key").c_str(), 0600);
@@ -239,7 +247,8 @@ TEST_F(VsecretdCredsTest, DaemonSealsValuesWithTheCredential) {
   ASSERT_EQ(Sh(InitCommand(), host_env_), 0);
   DecryptIntoCredentialsDirectory();
   const KeyId id =
-      EncryptionKey::FromBytes(SecretBytes(ReadFileOrEmpty(creds_dir_ + "/secrets-encryption-key")), "")->id();
+      EncryptionKey::FromBytes(SecretBytes(ReadFileOrEmpty(creds_dir_ + "/secrets-encryption-key")), "")
+          ->id();
   Start();
   ASSERT_GT(pid_, 0) << "vsecretd exited with " << exit_status_ << ":\n" << Log();
   {
@@ -253,7 +262,8 @@ TEST_F(VsecretdCredsTest, DaemonSealsValuesWithTheCredential) {
   const std::string sealed = ReadFileOrEmpty(root_ + "/etc/secrets/" + kU1 + ".vsenc");
   EXPECT_EQ(SealedKeyId(SecretBytes(sealed)), id);
   EXPECT_FALSE(FileExists(root_ + "/etc/secrets/" + kU1 + ".base64"));
-  EXPECT_EQ(ReadFileOrEmpty(root_ + "/etc/secrets/" + kU1 + ".vsenc").find("via vsecretd"), std::string::npos);
+  EXPECT_EQ(ReadFileOrEmpty(root_ + "/etc/secrets/" + kU1 + ".vsenc").find("via vsecretd"),
+            std::string::npos);
 }
 
 TEST_F(VsecretdCredsTest, DaemonRefusesToStartWithABadCredential) {

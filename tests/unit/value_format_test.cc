@@ -44,7 +44,9 @@ SecretBytes Range(int first, int count) {
   return out;
 }
 
-EncryptionKey KeyFrom(int first) { return *EncryptionKey::FromBytes(Range(first, 32), "key-" + std::to_string(first)); }
+EncryptionKey KeyFrom(int first) {
+  return *EncryptionKey::FromBytes(Range(first, 32), "key-" + std::to_string(first));
+}
 
 std::shared_ptr<const Keyring> RingOf(int first) {
   std::vector<EncryptionKey> keys;
@@ -61,13 +63,15 @@ TEST(ValueFormatCipherTest, GcmNistTestCase16) {
   SecretBytes key(Hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"));
   auto iv = Hex("cafebabefacedbaddecaf888");
   auto aad = Hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-  auto pt = Hex(
-      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5"
-      "aa0de657ba637b39");
+  auto pt =
+      Hex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b1"
+          "6aedf5"
+          "aa0de657ba637b39");
   auto sealed = Aes256GcmSeal(key, std::span<const std::uint8_t, 12>(iv.data(), 12), aad, pt);
   ASSERT_TRUE(sealed.has_value());
   EXPECT_EQ(ToHex(sealed->span()),
-            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e63"
+            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838"
+            "c5f61e63"
             "93ba7a0abcc9f662"
             "76fc6ece0f4e1768cddf8853bb2d551b");
   auto opened = Aes256GcmOpen(key, std::span<const std::uint8_t, 12>(iv.data(), 12), aad, sealed->span());
@@ -226,7 +230,8 @@ TEST(ValueFormatAes256CbcTest, TruncatedToPartialBlockIsInvalid) {
 
 constexpr char kSealedHello[] =
     "8956534501010000c0c155d36a479368b0b1b2b3b4b5b6b7b8b9babbf13036c7835d3b6503af2ecd50e598f7c9d2ed805d";
-constexpr char kSealedEmpty[] = "8956534501010000c0c155d36a479368b0b1b2b3b4b5b6b7b8b9babbf8daf15fd912043fc3de6da6a25622b5";
+constexpr char kSealedEmpty[] =
+    "8956534501010000c0c155d36a479368b0b1b2b3b4b5b6b7b8b9babbf8daf15fd912043fc3de6da6a25622b5";
 
 SecretBytes SealedFile(const char* hex) { return SecretBytes(std::span<const std::uint8_t>(Hex(hex))); }
 
@@ -305,21 +310,23 @@ TEST(ValueFormatSealedTest, FileMovedToAnotherUuidIsRefused) {
   DecodeResult r = Open(SealedFile(kSealedHello), U("11111111-2222-3333-4444-555555555555"));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, DecodeError::Kind::kInvalid);
-  EXPECT_EQ(Why(r), std::string("Invalid secret: ") + kPath +
-                        ": authentication failed: the file was modified, truncated or belongs to another secret");
+  EXPECT_EQ(Why(r),
+            std::string("Invalid secret: ") + kPath +
+                ": authentication failed: the file was modified, truncated or belongs to another secret");
 }
 
 TEST(ValueFormatSealedTest, WrongKeyIsReportedAsSuch) {
   DecodeResult r = Open(SealedFile(kSealedHello), U(), 0x20);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, DecodeError::Kind::kKeyUnavailable);
-  EXPECT_EQ(Why(r), std::string("Invalid secret: ") + kPath +
-                        ": sealed with key c0c155d36a479368, but the loaded key is a73be771ca48d638 ('key-32')");
+  EXPECT_EQ(Why(r),
+            std::string("Invalid secret: ") + kPath +
+                ": sealed with key c0c155d36a479368, but the loaded key is a73be771ca48d638 ('key-32')");
   DecodeResult none = OpenSealedValue(nullptr, U(), SealedFile(kSealedHello), kPath);
   ASSERT_FALSE(none.has_value());
   EXPECT_EQ(none.error().kind, DecodeError::Kind::kKeyUnavailable);
-  EXPECT_EQ(Why(none),
-            std::string("Invalid secret: ") + kPath + ": sealed with key c0c155d36a479368, but no encryption key is loaded");
+  EXPECT_EQ(Why(none), std::string("Invalid secret: ") + kPath +
+                           ": sealed with key c0c155d36a479368, but no encryption key is loaded");
 }
 
 TEST(ValueFormatSealedTest, KeyringPicksTheKeyById) {
@@ -346,7 +353,8 @@ TEST(ValueFormatSealedTest, UnknownVersionCipherFlagsAndMagic) {
   EXPECT_EQ(with(6, 1), prefix + "unsupported flags in header");
   EXPECT_EQ(with(0, 'V'), prefix + "not a vsecret value file");
   // A libvirt file renamed to .vsenc is not taken for ours.
-  EXPECT_EQ(Why(Open(SecretBytes(std::string_view(kCbcVectors[0].file)))), prefix + "not a vsecret value file");
+  EXPECT_EQ(Why(Open(SecretBytes(std::string_view(kCbcVectors[0].file)))),
+            prefix + "not a vsecret value file");
   EXPECT_EQ(Why(Open(SecretBytes())), prefix + "truncated value file");
   // A future version is refused even when its body is short.
   SecretBytes v9(std::span<const std::uint8_t>(Hex("8956534509")));

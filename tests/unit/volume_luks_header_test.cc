@@ -114,8 +114,9 @@ TEST_P(LuksCorruptionTest, RejectedWithQemuMessage) {
   EXPECT_EQ(parsed.error().message(), GetParam().message);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, LuksCorruptionTest, ::testing::ValuesIn(kCorruptions),
-                         [](const auto& info) { return std::string(info.param.name); });
+std::string CorruptionName(const ::testing::TestParamInfo<Corruption>& param) { return param.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(LuksAll, LuksCorruptionTest, ::testing::ValuesIn(kCorruptions), CorruptionName);
 
 TEST(LuksHeaderTest, TruncatedHeaderIsNotLuks) {
   auto bytes = SerializeLuksHeader(SampleHeader());
