@@ -11,6 +11,7 @@
 
 #include "cli/command_parser.h"
 #include "cli/help.h"
+#include "cli/ssh_helper.h"
 #include "cli/tokenizer.h"
 #include "vsecret/secret_bytes.h"
 
@@ -191,6 +192,8 @@ ArgvOutcome ParseGlobalOptions(const std::vector<std::string>& args, Console& co
 const char* CliVersion() { return kVersion; }
 
 int RunCli(const std::vector<std::string>& args, CliIo& io) {
+  // The ssh remote end (virt-ssh-helper's role) speaks raw bytes on stdin/stdout, not the shell.
+  if (IsSshHelperInvocation(args)) return RunSshHelper(args, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
   Console console(*io.out, *io.err);
   ShellOptions options;
   options.progname = args.empty() ? "vsecret" : Basename(args[0]);

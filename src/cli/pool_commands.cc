@@ -38,23 +38,28 @@ bool PoolAction(Shell& shell, const ParsedCommand& cmd, const char* api, Op op, 
   if (!pool) return false;
   const std::string& name = pool->def.name;
   Result<void> r = op(*storage, name);
-  char line[512];
+  // The messages carry the pool name where the "%s" is, as virsh's format strings do.
+  auto with_name = [&](std::string_view fmt) {
+    std::string out(fmt);
+    out.replace(out.find("%s"), 2, name);
+    return out;
+  };
   if (!r) {
     shell.SaveError(r.error());
-    std::snprintf(line, sizeof line, fail_fmt, name.c_str());
-    shell.console().Error(line);
+    shell.console().Error(with_name(fail_fmt));
     return false;
   }
-  std::snprintf(line, sizeof line, done_fmt, name.c_str());
-  shell.console().PrintExtra(line);
+  shell.console().PrintExtra(with_name(done_fmt));
   return true;
 }
 
 Result<std::string> ReadXmlFile(const std::string& path) {
   auto file = Env::Default()->NewReadableFile(path);
-  if (!file) return SystemError(ErrorDomain::kNone, file.error().errnum, "Failed to open file '" + path + "'");
+  if (!file)
+    return SystemError(ErrorDomain::kNone, file.error().errnum, "Failed to open file '" + path + "'");
   auto content = (*file)->ReadAll(kMaxXmlFile);
-  if (!content) return SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + path + "'");
+  if (!content)
+    return SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + path + "'");
   std::string_view text = content->AsStringView();
   return std::string(text.substr(0, text.find('\0')));
 }
@@ -118,32 +123,37 @@ bool CmdPoolDefineAs(Shell& shell, const ParsedCommand& cmd) {
 
 bool CmdPoolBuild(Shell& shell, const ParsedCommand& cmd) {
   return PoolAction(
-      shell, cmd, "virStoragePoolBuild", [](StorageDriver& s, const std::string& n) { return s.BuildPool(n); },
-      "Pool %s built\n", "Failed to build pool %s");
+      shell, cmd, "virStoragePoolBuild",
+      [](StorageDriver& s, const std::string& n) { return s.BuildPool(n); }, "Pool %s built\n",
+      "Failed to build pool %s");
 }
 
 bool CmdPoolStart(Shell& shell, const ParsedCommand& cmd) {
   return PoolAction(
-      shell, cmd, "virStoragePoolCreate", [](StorageDriver& s, const std::string& n) { return s.StartPool(n); },
-      "Pool %s started\n", "Failed to start pool %s");
+      shell, cmd, "virStoragePoolCreate",
+      [](StorageDriver& s, const std::string& n) { return s.StartPool(n); }, "Pool %s started\n",
+      "Failed to start pool %s");
 }
 
 bool CmdPoolDestroy(Shell& shell, const ParsedCommand& cmd) {
   return PoolAction(
-      shell, cmd, "virStoragePoolDestroy", [](StorageDriver& s, const std::string& n) { return s.DestroyPool(n); },
-      "Pool %s destroyed\n", "Failed to destroy pool %s");
+      shell, cmd, "virStoragePoolDestroy",
+      [](StorageDriver& s, const std::string& n) { return s.DestroyPool(n); }, "Pool %s destroyed\n",
+      "Failed to destroy pool %s");
 }
 
 bool CmdPoolUndefine(Shell& shell, const ParsedCommand& cmd) {
   return PoolAction(
-      shell, cmd, "virStoragePoolUndefine", [](StorageDriver& s, const std::string& n) { return s.UndefinePool(n); },
+      shell, cmd, "virStoragePoolUndefine",
+      [](StorageDriver& s, const std::string& n) { return s.UndefinePool(n); },
       "Pool %s has been undefined\n", "Failed to undefine pool %s");
 }
 
 bool CmdPoolRefresh(Shell& shell, const ParsedCommand& cmd) {
   return PoolAction(
-      shell, cmd, "virStoragePoolRefresh", [](StorageDriver& s, const std::string& n) { return s.RefreshPool(n); },
-      "Pool %s refreshed\n", "Failed to refresh pool %s");
+      shell, cmd, "virStoragePoolRefresh",
+      [](StorageDriver& s, const std::string& n) { return s.RefreshPool(n); }, "Pool %s refreshed\n",
+      "Failed to refresh pool %s");
 }
 
 bool CmdPoolAutostart(Shell& shell, const ParsedCommand& cmd) {
@@ -164,13 +174,15 @@ bool CmdPoolList(Shell& shell, const ParsedCommand& cmd) {
   std::vector<PoolStatus> pools;
   for (PoolStatus& p : storage->ListPools()) {
     const bool state_ok = all || (inactive ? !p.active : p.active);
-    const bool autostart_ok = !(cmd.Has("autostart") && !p.autostart) && !(cmd.Has("no-autostart") && p.autostart);
+    const bool autostart_ok =
+        !(cmd.Has("autostart") && !p.autostart) && !(cmd.Has("no-autostart") && p.autostart);
     // Every vsecret pool is persistent.
     const bool persistence_ok = !cmd.Has("transient") || cmd.Has("persistent");
     if (state_ok && autostart_ok && persistence_ok) pools.push_back(std::move(p));
   }
   if (std::optional<std::string_view> type; OptStringReq(shell.console(), cmd, "type", &type) && type) {
-    std::erase_if(pools, [&](const PoolStatus& p) { return std::string_view(PoolTypeName(p.def.type)) != *type; });
+    std::erase_if(pools,
+                  [&](const PoolStatus& p) { return std::string_view(PoolTypeName(p.def.type)) != *type; });
   }
   std::sort(pools.begin(), pools.end(), [](const PoolStatus& a, const PoolStatus& b) {
     return strcasecmp(a.def.name.c_str(), b.def.name.c_str()) < 0;
@@ -196,7 +208,9 @@ bool CmdPoolList(Shell& shell, const ParsedCommand& cmd) {
   }
   Table table({"Name", "State", "Autostart", "Persistent", "Capacity", "Allocation", "Available"});
   for (const PoolStatus& p : pools) {
-    const auto size = [&](std::uint64_t v) { return p.active ? volume::PrettyCapacity(v) : std::string("-"); };
+    const auto size = [&](std::uint64_t v) {
+      return p.active ? volume::PrettyCapacity(v) : std::string("-");
+    };
     table.AddRow({p.def.name, p.active ? "running" : "inactive", p.autostart ? "yes" : "no", "yes",
                   size(p.sizes.capacity), size(p.sizes.allocation), size(p.sizes.available)});
   }
@@ -298,14 +312,16 @@ constexpr OptDef kDumpXmlOpts[] = {
 };
 
 const CommandDef kPoolCommands[] = {
-    {"pool-autostart", "autostart a pool", "Configure a pool to be automatically started at boot.", kAutostartOpts,
-     CmdPoolAutostart, 0},
+    {"pool-autostart", "autostart a pool", "Configure a pool to be automatically started at boot.",
+     kAutostartOpts, CmdPoolAutostart, 0},
     {"pool-build", "build a pool", "Build a given pool (create its directory).", kBuildOpts, CmdPoolBuild, 0},
-    {"pool-define", "define an inactive persistent storage pool or modify an existing persistent one from an XML file",
+    {"pool-define",
+     "define an inactive persistent storage pool or modify an existing persistent one from an XML file",
      "Define or modify a persistent storage pool.", kDefineOpts, CmdPoolDefine, 0},
-    {"pool-define-as", "define a pool from a set of args", "Define a pool.", kDefineAsOpts, CmdPoolDefineAs, 0},
-    {"pool-destroy", "destroy (stop) a pool", "Forcefully stop a given pool. Raw data in the pool is untouched",
-     kPoolOpt, CmdPoolDestroy, 0},
+    {"pool-define-as", "define a pool from a set of args", "Define a pool.", kDefineAsOpts, CmdPoolDefineAs,
+     0},
+    {"pool-destroy", "destroy (stop) a pool",
+     "Forcefully stop a given pool. Raw data in the pool is untouched", kPoolOpt, CmdPoolDestroy, 0},
     {"pool-dumpxml", "pool information in XML", "Output the pool information as an XML dump to stdout.",
      kDumpXmlOpts, CmdPoolDumpXml, 0},
     {"pool-info", "storage pool information", "Returns basic information about the storage pool.", kInfoOpts,
@@ -314,8 +330,8 @@ const CommandDef kPoolCommands[] = {
     {"pool-name", "convert a pool UUID to pool name", "", kPoolOpt, CmdPoolName, 0},
     {"pool-refresh", "refresh a pool", "Refresh a given pool.", kPoolOpt, CmdPoolRefresh, 0},
     {"pool-start", "start a pool", "Start a pool.", kPoolOpt, CmdPoolStart, 0},
-    {"pool-undefine", "undefine an inactive pool", "Undefine the configuration for an inactive pool.", kPoolOpt,
-     CmdPoolUndefine, 0},
+    {"pool-undefine", "undefine an inactive pool", "Undefine the configuration for an inactive pool.",
+     kPoolOpt, CmdPoolUndefine, 0},
     {"pool-uuid", "convert a pool name to pool UUID", "", kPoolOpt, CmdPoolUuid, 0},
 };
 

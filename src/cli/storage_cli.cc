@@ -16,9 +16,10 @@ namespace vsecret::cli {
 std::unique_ptr<volume::StorageDriver> OpenStorage(Shell& shell, const char* api) {
   auto* embedded = dynamic_cast<EmbeddedConnection*>(&shell.conn());
   if (embedded == nullptr) {
-    shell.SaveError(Error(ErrorCode::kNoSupport, ErrorDomain::kStorage,
-                          "this function is not supported by the connection driver: storage pools and volumes "
-                          "need the trusted in-process secret driver (secret:///embed?root=DIR)"));
+    shell.SaveError(
+        Error(ErrorCode::kNoSupport, ErrorDomain::kStorage,
+              "this function is not supported by the connection driver: storage pools and volumes "
+              "need the trusted in-process secret driver (secret:///embed?root=DIR)"));
     return nullptr;
   }
   if (api != nullptr && shell.conn().IsReadOnly()) {
@@ -36,7 +37,8 @@ std::unique_ptr<volume::StorageDriver> OpenStorage(Shell& shell, const char* api
 }
 
 std::optional<volume::PoolStatus> LookupPoolOption(Shell& shell, volume::StorageDriver& storage,
-                                                   const ParsedCommand& cmd, const char* option, std::string* arg) {
+                                                   const ParsedCommand& cmd, const char* option,
+                                                   std::string* arg) {
   std::optional<std::string_view> text;
   if (!OptStringReq(shell.console(), cmd, option, &text) || !text) return std::nullopt;
   const std::string name(*text);
@@ -110,7 +112,8 @@ Result<std::uint64_t> ParseScaledSize(std::string_view text) {
   char* end = nullptr;
   errno = 0;
   const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (end == s.c_str() || errno != 0 || std::memchr(s.c_str(), '-', static_cast<std::size_t>(end - s.c_str()))) {
+  if (end == s.c_str() || errno != 0 ||
+      std::memchr(s.c_str(), '-', static_cast<std::size_t>(end - s.c_str()))) {
     return Fail(ErrorCode::kInvalidArg, ErrorDomain::kNone, "");
   }
   return ScaleInteger(v, end);
@@ -119,7 +122,8 @@ Result<std::uint64_t> ParseScaledSize(std::string_view text) {
 namespace {
 
 std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -160,8 +164,8 @@ void ProgressBar::Draw(std::uint64_t done, std::uint64_t total, bool final) {
   std::string bar(static_cast<std::size_t>(filled), '=');
   if (filled < kWidth) bar += '>';
   bar.resize(kWidth, ' ');
-  std::fprintf(stderr, "\r%s: [%3d %%] [%s] %s / %s", label_.c_str(), static_cast<int>(fraction * 100), bar.c_str(),
-               volume::PrettyCapacity(done).c_str(), volume::PrettyCapacity(total).c_str());
+  std::fprintf(stderr, "\r%s: [%3d %%] [%s] %s / %s", label_.c_str(), static_cast<int>(fraction * 100),
+               bar.c_str(), volume::PrettyCapacity(done).c_str(), volume::PrettyCapacity(total).c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

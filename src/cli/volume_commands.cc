@@ -61,12 +61,15 @@ bool CmdVolCreate(Shell& shell, const ParsedCommand& cmd) {
   const std::string from(*file);
   auto reader = Env::Default()->NewReadableFile(from);
   if (!reader) {
-    shell.SaveError(SystemError(ErrorDomain::kNone, reader.error().errnum, "Failed to open file '" + from + "'").error());
+    shell.SaveError(
+        SystemError(ErrorDomain::kNone, reader.error().errnum, "Failed to open file '" + from + "'").error());
     return false;
   }
   auto content = (*reader)->ReadAll(kMaxXmlFile);
   if (!content) {
-    shell.SaveError(SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + from + "'").error());
+    shell.SaveError(
+        SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + from + "'")
+            .error());
     return false;
   }
   const std::string_view text = content->AsStringView();
@@ -103,7 +106,8 @@ bool CmdVolCreateAs(Shell& shell, const ParsedCommand& cmd) {
     }
     allocation = *a;
   }
-  if (!OptStringReq(console, cmd, "format", &format) || !OptStringReq(console, cmd, "secret", &secret)) return false;
+  if (!OptStringReq(console, cmd, "format", &format) || !OptStringReq(console, cmd, "secret", &secret))
+    return false;
   std::optional<EncryptionDef> encryption;
   if (secret) {
     // vsecret extension: LUKS encryption keyed by a secret given by UUID or usage.
@@ -118,9 +122,9 @@ bool CmdVolCreateAs(Shell& shell, const ParsedCommand& cmd) {
     enc.secrets.push_back(std::move(s));
     encryption = std::move(enc);
   }
-  const std::string xml = FormatVolumeRequestXml(
-      std::string(*name), *capacity, allocation, format ? std::optional<std::string>(*format) : std::nullopt,
-      encryption);
+  const std::string xml =
+      FormatVolumeRequestXml(std::string(*name), *capacity, allocation,
+                             format ? std::optional<std::string>(*format) : std::nullopt, encryption);
   if (cmd.Has("print-xml")) {
     console.Print(xml);
     return true;
@@ -253,8 +257,8 @@ bool CmdVolResize(Shell& shell, const ParsedCommand& cmd) {
     console.Error("Failed to change size of volume '" + vol->name + (delta ? "' by " : "' to ") + shown);
     return false;
   }
-  console.PrintExtra("Size of volume '" + vol->name + (delta ? "' successfully changed by " : "' successfully changed to ") +
-                     shown + "\n");
+  console.PrintExtra("Size of volume '" + vol->name +
+                     (delta ? "' successfully changed by " : "' successfully changed to ") + shown + "\n");
   return true;
 }
 
@@ -341,9 +345,11 @@ constexpr OptDef kCreateAsOpts[] = {
     {"name", OptType::kData, kOptRequired, "name of the volume"},
     {"capacity", OptType::kData, kOptRequired, "size of the vol, as scaled integer (default bytes)"},
     {"allocation", OptType::kString, kOptNamedOnly,
-     "initial allocation size, as scaled integer (default bytes); a full allocation zero-fills an encrypted volume"},
+     "initial allocation size, as scaled integer (default bytes); a full allocation zero-fills an encrypted "
+     "volume"},
     {"format", OptType::kString, kOptNamedOnly, "file format type raw,qcow2"},
-    {"backing-vol", OptType::kString, kOptNamedOnly, "the backing volume if taking a snapshot (not supported)"},
+    {"backing-vol", OptType::kString, kOptNamedOnly,
+     "the backing volume if taking a snapshot (not supported)"},
     {"backing-vol-format", OptType::kString, kOptNamedOnly, "format of backing volume if taking a snapshot"},
     {"prealloc-metadata", OptType::kBool, 0, "preallocate metadata (for qcow2 instead of full allocation)"},
     {"print-xml", OptType::kBool, 0, "print XML document, but don't define/create"},
@@ -369,7 +375,8 @@ constexpr OptDef kDumpXmlOpts[] = {
 constexpr OptDef kDeleteOpts[] = {
     {"vol", OptType::kData, kOptRequired, "vol name, key or path"},
     {"pool", OptType::kString, kOptNamedOnly, "pool name or uuid"},
-    {"delete-snapshots", OptType::kBool, 0, "delete snapshots associated with volume (none in a directory pool)"},
+    {"delete-snapshots", OptType::kBool, 0,
+     "delete snapshots associated with volume (none in a directory pool)"},
 };
 constexpr OptDef kResizeOpts[] = {
     {"vol", OptType::kData, kOptRequired, "vol name, key or path"},
@@ -414,22 +421,25 @@ constexpr OptDef kQemuExecOpts[] = {
 
 const CommandDef kVolumeCommands[] = {
     {"vol-create", "create a vol from an XML file", "Create a vol.", kCreateOpts, CmdVolCreate, 0},
-    {"vol-create-as", "create a volume from a set of args", "Create a vol.", kCreateAsOpts, CmdVolCreateAs, 0},
+    {"vol-create-as", "create a volume from a set of args", "Create a vol.", kCreateAsOpts, CmdVolCreateAs,
+     0},
     {"vol-delete", "delete a vol", "Delete a given vol.", kDeleteOpts, CmdVolDelete, 0},
     {"vol-download", "download volume contents to a file",
      "Download the plaintext contents of a volume (decrypted when it is encrypted) to a file.", kTransferOpts,
      CmdVolDownload, 0},
-    {"vol-dumpxml", "vol information in XML", "Output the vol information as an XML dump to stdout.", kDumpXmlOpts,
-     CmdVolDumpXml, 0},
+    {"vol-dumpxml", "vol information in XML", "Output the vol information as an XML dump to stdout.",
+     kDumpXmlOpts, CmdVolDumpXml, 0},
     {"vol-info", "storage vol information", "Returns basic information about the storage vol.", kInfoOpts,
      CmdVolInfo, 0},
     {"vol-key", "returns the volume key for a given volume name or path", "", kVolPoolOpts, CmdVolPath, 0},
     {"vol-list", "list vols", "Returns list of vols by pool.", kListOpts, CmdVolList, 0},
     {"vol-name", "returns the volume name for a given volume key or path", "", kVolOnlyOpts, CmdVolName, 0},
     {"vol-path", "returns the volume path for a given volume name or key", "", kVolPoolOpts, CmdVolPath, 0},
-    {"vol-pool", "returns the storage pool for a given volume key or path", "", kVolPoolUuidOpts, CmdVolPool, 0},
+    {"vol-pool", "returns the storage pool for a given volume key or path", "", kVolPoolUuidOpts, CmdVolPool,
+     0},
     {"vol-qemu-args", "print qemu arguments that open a volume, its key in a 0600 file",
-     "Prints --object secret,... and --image-opts arguments for qemu-img or qemu. The passphrase goes into a new "
+     "Prints --object secret,... and --image-opts arguments for qemu-img or qemu. The passphrase goes into a "
+     "new "
      "file of mode 0600 (never into the arguments); remove it when done.",
      kQemuArgsOpts, CmdVolQemuArgs, 0},
     {"vol-qemu-exec", "run qemu-img or qemu on a volume, its key on an inherited descriptor",
@@ -438,9 +448,10 @@ const CommandDef kVolumeCommands[] = {
      kQemuExecOpts, CmdVolQemuExec, 0},
     {"vol-resize", "resize a vol", "Resizes a storage volume.", kResizeOpts, CmdVolResize, 0},
     {"vol-upload", "upload file contents to a volume",
-     "Upload plaintext from a file into a volume (encrypted when the volume is).", kTransferOpts, CmdVolUpload, 0},
-    {"vol-wipe", "wipe a vol", "Ensure data previously on a volume is not accessible to future reads.", kWipeOpts,
-     CmdVolWipe, 0},
+     "Upload plaintext from a file into a volume (encrypted when the volume is).", kTransferOpts,
+     CmdVolUpload, 0},
+    {"vol-wipe", "wipe a vol", "Ensure data previously on a volume is not accessible to future reads.",
+     kWipeOpts, CmdVolWipe, 0},
 };
 
 }  // namespace

@@ -31,7 +31,8 @@ struct TransferArgs {
   VolumeRef vol;
 };
 
-std::optional<TransferArgs> ParseTransfer(Shell& shell, volume::StorageDriver& storage, const ParsedCommand& cmd) {
+std::optional<TransferArgs> ParseTransfer(Shell& shell, volume::StorageDriver& storage,
+                                          const ParsedCommand& cmd) {
   TransferArgs args;
   if (OptULongLong(shell.console(), cmd, "offset", &args.offset) < 0) return std::nullopt;
   if (OptULongLong(shell.console(), cmd, "length", &args.length) < 0) return std::nullopt;
@@ -68,8 +69,9 @@ std::string SecretAlias(const std::string& vol) {
 }
 
 std::string ShellQuote(const std::string& word) {
-  const bool plain = !word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                             "0123456789_,.=/:+-@%") == std::string::npos;
+  const bool plain = !word.empty() && word.find_first_not_of(
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789_,.=/:+-@%") == std::string::npos;
   if (plain) return word;
   std::string out = "'";
   for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -120,13 +122,15 @@ Result<void> WriteAll(int fd, const SecretBytes& value) {
 // be ours and closed to everyone else.
 Result<std::string> PrivateDir() {
   const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-  const std::string dir = runtime != nullptr && *runtime == '/' ? std::string(runtime) + "/vsecret"
-                                                                : "/tmp/vsecret-" + std::to_string(::getuid());
+  const std::string dir = runtime != nullptr && *runtime == '/'
+                              ? std::string(runtime) + "/vsecret"
+                              : "/tmp/vsecret-" + std::to_string(::getuid());
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return SystemError(ErrorDomain::kStorage, errno, "cannot create directory '" + dir + "'");
   }
   struct stat st;
-  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & 077) != 0) {
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() ||
+      (st.st_mode & 077) != 0) {
     return Fail(ErrorCode::kOperationDenied, ErrorDomain::kStorage,
                 "operation forbidden: '" + dir + "' is not a private directory of this user");
   }
@@ -230,12 +234,15 @@ bool CmdVolQemuArgs(Shell& shell, const ParsedCommand& cmd) {
     fd = ::mkostemp(path.data(), O_CLOEXEC);
   }
   if (fd < 0) {
-    shell.SaveError(SystemError(ErrorDomain::kStorage, errno, "cannot create secret file '" + path + "'").error());
+    shell.SaveError(
+        SystemError(ErrorDomain::kStorage, errno, "cannot create secret file '" + path + "'").error());
     return false;
   }
-  Result<void> written = ::fchmod(fd, 0600) == 0 ? WriteAll(fd, *passphrase)
-                                                 : SystemError(ErrorDomain::kStorage, errno, "cannot chmod " + path);
-  if (::close(fd) != 0 && written) written = SystemError(ErrorDomain::kStorage, errno, "cannot close " + path);
+  Result<void> written = ::fchmod(fd, 0600) == 0
+                             ? WriteAll(fd, *passphrase)
+                             : SystemError(ErrorDomain::kStorage, errno, "cannot chmod " + path);
+  if (::close(fd) != 0 && written)
+    written = SystemError(ErrorDomain::kStorage, errno, "cannot close " + path);
   if (!written) {
     ::unlink(path.c_str());
     shell.SaveError(written.error());
@@ -273,13 +280,12 @@ bool CmdVolQemuExec(Shell& shell, const ParsedCommand& cmd) {
       return false;
     }
   }
-  const std::string secret_def =
-      "secret,id=" + view->alias + ",file=/dev/fd/" + std::to_string(pipe_fds[0]);
+  const std::string secret_def = "secret,id=" + view->alias + ",file=/dev/fd/" + std::to_string(pipe_fds[0]);
   std::vector<std::string> argv;
   for (std::string_view word : words) {
     std::string arg(word);
-    for (const auto& [key, value] : {std::pair<std::string, std::string>{"{secret}", secret_def},
-                                     {"{image}", view->image_opts}}) {
+    for (const auto& [key, value] :
+         {std::pair<std::string, std::string>{"{secret}", secret_def}, {"{image}", view->image_opts}}) {
       for (std::size_t at = arg.find(key); at != std::string::npos; at = arg.find(key, at + value.size())) {
         arg.replace(at, key.size(), value);
       }
@@ -311,8 +317,9 @@ bool CmdVolQemuExec(Shell& shell, const ParsedCommand& cmd) {
     return false;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    const std::string how = WIFEXITED(status) ? "unexpected exit status " + std::to_string(WEXITSTATUS(status))
-                                              : "fatal signal " + std::to_string(WTERMSIG(status));
+    const std::string how = WIFEXITED(status)
+                                ? "unexpected exit status " + std::to_string(WEXITSTATUS(status))
+                                : "fatal signal " + std::to_string(WTERMSIG(status));
     shell.SaveError(Error(ErrorCode::kInternalError, ErrorDomain::kNone,
                           "internal error: Child process (" + shown + ") " + how));
     return false;

@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "rpc/socket_paths.h"
+#include "rpc/tcp_socket.h"
+#include "rpc/tls_stream.h"
 
 namespace vsecret {
 namespace {
@@ -40,7 +42,73 @@ std::string PercentEncode(std::string_view in) {
   return out;
 }
 
+constexpr int kDefaultTlsPort = 16514;
+constexpr int kDefaultTcpPort = 16509;
+
+bool FlagParam(const ConnectionUri& uri, const char* name) {
+  auto v = uri.Param(name);
+  return v && !v->empty() && *v != "0";
+}
+
+// Single-quotes a word for the remote POSIX shell.
+std::string ShellQuote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+std::string NetcatCommand(const std::string& netcat, const std::string& socket) {
+  // Some nc builds need -q0 to exit when stdin closes; probe the way libvirt does.
+  std::string nc = ShellQuote(netcat);
+  return "if " + nc + " -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;" +
+         nc + " $ARG -U " + ShellQuote(socket);
+}
+
 }  // namespace
+
+Result<std::vector<std::string>> RemoteConnection::SshArgvFor(const ConnectionUri& uri, bool read_only) {
+  if (uri.Param("mode") == std::optional<std::string>("direct")) {
+    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kRemote,
+                "invalid argument: Cannot use direct socket mode for ssh transport");
+  }
+  std::vector<std::string> argv{uri.Param("command").value_or("ssh")};
+  if (uri.port > 0) argv.insert(argv.end(), {"-p", std::to_string(uri.port)});
+  if (!uri.user.empty()) argv.insert(argv.end(), {"-l", uri.user});
+  if (auto key = uri.Param("keyfile")) argv.insert(argv.end(), {"-i", *key});
+  argv.insert(argv.end(), {"-T", "-e", "none"});
+  if (FlagParam(uri, "no_tty")) argv.insert(argv.end(), {"-o", "BatchMode=yes"});
+  if (FlagParam(uri, "no_verify")) argv.insert(argv.end(), {"-o", "StrictHostKeyChecking=no"});
+  argv.insert(argv.end(), {"--", uri.host});
+
+  std::string proxy = uri.Param("proxy").value_or("auto");
+  std::string netcat = uri.Param("netcat").value_or("nc");
+  auto socket = uri.Param("socket");
+  bool session = uri.path == "/session";
+  std::string name = uri.scheme + "://" + uri.path;
+  std::string helper = std::string("virt-ssh-helper") + (read_only ? " -r " : " ") + ShellQuote(name);
+  std::string fallback_socket =
+      socket.value_or(std::string("/var/run/libvirt/") + (read_only ? "libvirt-sock-ro" : "libvirt-sock"));
+  std::string remote;
+  if (proxy == "native" || (proxy == "auto" && session && !socket)) {
+    remote = helper;
+  } else if (proxy == "netcat" || socket) {
+    remote = NetcatCommand(netcat, fallback_socket);
+  } else if (proxy == "auto") {
+    remote = "which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then " + helper + "; else " +
+             NetcatCommand(netcat, fallback_socket) + "; fi";
+  } else {
+    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kRemote,
+                "invalid argument: Unknown proxy mode '" + proxy + "'");
+  }
+  argv.push_back("sh -c " + ShellQuote(remote));
+  return argv;
+}
 
 std::string RemoteConnection::OpenNameFor(const ConnectionUri& uri) {
   if (auto name = uri.Param("name")) return *name;
@@ -57,10 +125,46 @@ std::string RemoteConnection::OpenNameFor(const ConnectionUri& uri) {
 Result<std::unique_ptr<RemoteConnection>> RemoteConnection::Open(const std::string& uri_text,
                                                                  const ConnectionUri& uri, bool read_only) {
   std::string transport = uri.EffectiveTransport();
+  if (transport == "tls" || transport == "tcp") {
+    if (uri.host.empty()) {
+      return InvalidArg(ErrorDomain::kRemote, "invalid argument: transport '" + transport + "' requires a host");
+    }
+    bool tls = transport == "tls";
+    auto tcp = rpc::ConnectTcp(uri.host, uri.port > 0 ? uri.port : tls ? kDefaultTlsPort : kDefaultTcpPort);
+    if (!tcp) return std::unexpected(tcp.error());
+    if (!tls) return OpenOn(std::move(*tcp), nullptr, uri_text, OpenNameFor(uri), read_only);
+    rpc::TlsClientConfig config;
+    auto pki = uri.Param("pkipath");
+    config.files = pki ? rpc::ClientFilesIn(*pki) : rpc::DefaultClientFiles();
+    config.verify = !FlagParam(uri, "no_verify");
+    config.host = uri.host;
+    auto ctx = rpc::TlsContext::CreateClient(config);
+    if (!ctx) return std::unexpected(ctx.error());
+    auto session = rpc::TlsClientHandshake(*ctx, tcp->get());
+    if (!session) return std::unexpected(session.error());
+    auto relay = rpc::TlsRelay::Start(std::move(*tcp), std::move(*session));
+    if (!relay) return std::unexpected(relay.error());
+    return OpenOn(std::move(relay->second), std::move(relay->first), uri_text, OpenNameFor(uri), read_only);
+  }
+  if (transport == "ssh" || transport == "ext") {
+    std::vector<std::string> argv;
+    if (transport == "ssh") {
+      auto built = SshArgvFor(uri, read_only);
+      if (!built) return std::unexpected(built.error());
+      argv = std::move(*built);
+    } else {
+      auto command = uri.Param("command");
+      if (!command) return InvalidArg(ErrorDomain::kRemote, "invalid argument: remote command required for ext transport");
+      argv = {*command};
+    }
+    auto child = rpc::ChildTransport::Spawn(argv);
+    if (!child) return std::unexpected(child.error());
+    return OpenOn(std::move(child->second), std::move(child->first), uri_text, OpenNameFor(uri), read_only);
+  }
   if (transport != "unix") {
     return Fail(ErrorCode::kNoSupport, ErrorDomain::kRemote,
                 "this function is not supported by the connection driver: transport '" + transport +
-                    "' (vsecret speaks to daemons over UNIX sockets only)");
+                    "' (use secret+ssh:// for the external ssh client)");
   }
   Result<rpc::UniqueFd> fd = std::unexpected(Error());
   if (auto socket = uri.Param("socket")) {
@@ -76,7 +180,15 @@ Result<std::unique_ptr<RemoteConnection>> RemoteConnection::OpenOnSocket(rpc::Un
                                                                          const std::string& uri_text,
                                                                          const std::string& open_name,
                                                                          bool read_only) {
+  return OpenOn(std::move(fd), nullptr, uri_text, open_name, read_only);
+}
+
+Result<std::unique_ptr<RemoteConnection>> RemoteConnection::OpenOn(rpc::UniqueFd fd,
+                                                                   std::unique_ptr<rpc::TransportHolder> transport,
+                                                                   const std::string& uri_text,
+                                                                   const std::string& open_name, bool read_only) {
   std::unique_ptr<RemoteConnection> conn(new RemoteConnection(uri_text, read_only));
+  conn->transport_ = std::move(transport);
   RemoteConnection* self = conn.get();
   conn->client_ = rpc::RpcClient::Start(
       std::move(fd),
@@ -91,6 +203,7 @@ RemoteConnection::RemoteConnection(std::string uri, bool read_only)
 RemoteConnection::~RemoteConnection() {
   if (client_ && client_->IsOpen()) (void)client_->Call<NoRet>(Proc::kConnectClose, NoArgs{});
   client_.reset();  // joins the reader: no OnMessage after this
+  transport_.reset();  // the relay or child process goes once nobody uses the socket
   {
     std::lock_guard<std::mutex> lock(events_mutex_);
     stopping_ = true;

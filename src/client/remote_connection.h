@@ -1,6 +1,11 @@
 // RemoteConnection: a Connection served over libvirt's RPC protocol by vsecretd or by a stock
-// libvirtd / virtsecretd (URIs secret:///system, secret:///session,
-// secret+unix:///system?socket=PATH).
+// libvirtd / virtsecretd. Transports (wire-protocol spec §5):
+//   unix  secret:///system, secret:///session, secret+unix:///system?socket=PATH
+//   tls   secret://host[:port]/system, secret+tls://... (port 16514; ?pkipath=DIR, ?no_verify=1)
+//   tcp   secret+tcp://host[:port]/system (port 16509, unencrypted)
+//   ssh   secret+ssh://[user@]host[:port]/system (the external ssh with libvirt's remote command;
+//         ?keyfile=, ?no_tty=1, ?no_verify=1, ?command=, ?netcat=, ?proxy=, ?socket=)
+//   ext   secret+ext:///system?command=PROG
 //
 // Open() performs libvirt's connect sequence (AUTH_LIST, keepalive feature probe,
 // CONNECT_OPEN) and turns keepalive on (5 s, 6 PINGs, as virsh does) when the server supports
@@ -25,14 +30,15 @@
 
 #include "client/uri.h"
 #include "rpc/client.h"
+#include "rpc/tls_relay.h"
 #include "vsecret/connection.h"
 
 namespace vsecret {
 
 class RemoteConnection final : public Connection {
  public:
-  // uri_text is what the user gave (kept for Uri()); uri its parse. Only the unix transport is
-  // supported; others fail with NO_SUPPORT naming the transport.
+  // uri_text is what the user gave (kept for Uri()); uri its parse. libssh and libssh2 fail with
+  // NO_SUPPORT naming the transport.
   static Result<std::unique_ptr<RemoteConnection>> Open(const std::string& uri_text, const ConnectionUri& uri,
                                                         bool read_only);
   // Runs the connect sequence over an already connected socket (tests, socket activation).
@@ -60,6 +66,9 @@ class RemoteConnection final : public Connection {
   // The name sent in CONNECT_OPEN for a URI: transport, host, user, port and client-only
   // parameters removed (spec §5.1); ?name= replaces it.
   static std::string OpenNameFor(const ConnectionUri& uri);
+  // The argv libvirt's client runs for an ssh URI: ssh options, the host, then the remote
+  // command (virt-ssh-helper, falling back to nc) as one shell string.
+  static Result<std::vector<std::string>> SshArgvFor(const ConnectionUri& uri, bool read_only);
 
  private:
   struct ServerRegistration {
@@ -75,6 +84,10 @@ class RemoteConnection final : public Connection {
 
   RemoteConnection(std::string uri, bool read_only);
   Result<void> Handshake(const std::string& open_name);
+  static Result<std::unique_ptr<RemoteConnection>> OpenOn(rpc::UniqueFd fd,
+                                                          std::unique_ptr<rpc::TransportHolder> transport,
+                                                          const std::string& uri_text,
+                                                          const std::string& open_name, bool read_only);
   // The handle a secret call sends: the server looks the secret up by UUID only.
   static SecretRef HandleFor(const Uuid& uuid) { return SecretRef{uuid, UsageType::kNone, ""}; }
   void OnMessage(const rpc::Header& header, std::span<const std::uint8_t> payload);
@@ -82,6 +95,7 @@ class RemoteConnection final : public Connection {
 
   std::string uri_;
   bool read_only_;
+  std::unique_ptr<rpc::TransportHolder> transport_;  // outlives client_ (reset first)
   std::unique_ptr<rpc::RpcClient> client_;
 
   std::mutex events_mutex_;

@@ -109,7 +109,8 @@ Result<DocPtr> ParseDocument(std::string_view xml, std::string_view source_name,
 
   if (!doc) {
     if (first_error) return std::unexpected(std::move(*first_error));
-    return Fail(ErrorCode::kXmlError, ErrorDomain::kXml, "XML error: failed to parse xml document '" + name + "'");
+    return Fail(ErrorCode::kXmlError, ErrorDomain::kXml,
+                "XML error: failed to parse xml document '" + name + "'");
   }
   const xmlNode* root = xmlDocGetRootElement(doc.get());
   if (root == nullptr) return InternalError(ErrorDomain::kXml, "missing root element");
@@ -186,11 +187,11 @@ Result<unsigned> RequiredUnsigned(const xmlNode* node, const char* name) {
   char* end = nullptr;
   errno = 0;
   const unsigned long value = std::strtoul(s, &end, 10);
-  const bool bad = end == s || *end != '\0' || errno != 0 || std::memchr(s, '-', end - s) != nullptr ||
-                   value > UINT_MAX;
+  const bool bad =
+      end == s || *end != '\0' || errno != 0 || std::memchr(s, '-', end - s) != nullptr || value > UINT_MAX;
   if (bad) {
-    return XmlError(ErrorDomain::kStorage, std::string("Invalid value for attribute '") + name + "' in element '" +
-                                               ElementName(node) + "': '" + *text +
+    return XmlError(ErrorDomain::kStorage, std::string("Invalid value for attribute '") + name +
+                                               "' in element '" + ElementName(node) + "': '" + *text +
                                                "'. Expected non-negative integer value");
   }
   return static_cast<unsigned>(value);
@@ -255,7 +256,8 @@ Result<EncryptionDef> ParseEncryptionNode(const xmlNode* node) {
       known = true;
     }
   }
-  if (!known) return ConfigUnsupported(ErrorDomain::kStorage, "unknown volume encryption format type " + *format);
+  if (!known)
+    return ConfigUnsupported(ErrorDomain::kStorage, "unknown volume encryption format type " + *format);
 
   // virXMLPropEnum with VIR_XML_PROP_NONZERO: "default" is as invalid as an unknown word.
   if (const std::optional<std::string> engine = Prop(node, "engine")) {

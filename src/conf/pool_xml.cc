@@ -14,8 +14,9 @@ namespace {
 using storage_xml::ChildText;
 using storage_xml::FirstChild;
 
-constexpr std::string_view kPoolTypes[] = {"dir",   "fs",   "netfs", "logical", "disk",    "iscsi",  "iscsi-direct",
-                                           "scsi",  "mpath", "rbd",  "sheepdog", "gluster", "zfs",   "vstorage"};
+constexpr std::string_view kPoolTypes[] = {"dir",      "fs",           "netfs", "logical", "disk",
+                                           "iscsi",    "iscsi-direct", "scsi",  "mpath",   "rbd",
+                                           "sheepdog", "gluster",      "zfs",   "vstorage"};
 
 std::optional<long long> ParseId(const xmlNode* node) {
   const std::string text = storage_xml::Text(node).value_or("");
@@ -67,7 +68,8 @@ Result<PoolDef> ParsePoolXml(std::string_view xml) {
     }
   }
   if (!known) {
-    return XmlError(ErrorDomain::kStorage, "Invalid value for attribute 'type' in element 'pool': '" + *type + "'.");
+    return XmlError(ErrorDomain::kStorage,
+                    "Invalid value for attribute 'type' in element 'pool': '" + *type + "'.");
   }
   std::optional<std::string> name = ChildText(root, "name");
   if (!name) {
@@ -75,7 +77,8 @@ Result<PoolDef> ParsePoolXml(std::string_view xml) {
     if (const xmlNode* source = FirstChild(root, "source")) name = ChildText(source, "name");
   }
   if (!name) return XmlError(ErrorDomain::kStorage, "missing pool source name element");
-  if (name->find('/') != std::string::npos) return XmlError(ErrorDomain::kStorage, "name " + *name + " cannot contain '/'");
+  if (name->find('/') != std::string::npos)
+    return XmlError(ErrorDomain::kStorage, "name " + *name + " cannot contain '/'");
   def.name = std::move(*name);
   if (std::optional<std::string> uuid = ChildText(root, "uuid")) {
     std::optional<Uuid> parsed = Uuid::Parse(*uuid);

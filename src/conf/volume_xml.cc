@@ -1,12 +1,13 @@
 #include "conf/volume_xml.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <strings.h>
 
 #include "conf/xml_escape.h"
 
@@ -18,8 +19,9 @@ using storage_xml::ChildText;
 using storage_xml::FirstChild;
 using storage_xml::PathText;
 
-constexpr std::string_view kFormatNames[] = {"none", "raw",  "dir", "bochs", "cloop", "dmg",  "iso",  "vpc", "vdi",
-                                             "fat",  "vhd",  "ploop", "cow", "qcow",  "qcow2", "qed", "vmdk"};
+constexpr std::string_view kFormatNames[] = {"none", "raw",  "dir",   "bochs", "cloop", "dmg",
+                                             "iso",  "vpc",  "vdi",   "fat",   "vhd",   "ploop",
+                                             "cow",  "qcow", "qcow2", "qed",   "vmdk"};
 constexpr std::string_view kVolumeTypes[] = {"file", "block", "dir", "network", "netdir", "ploop"};
 
 constexpr auto kOverflowCode = static_cast<ErrorCode>(82);  // VIR_ERR_OVERFLOW
@@ -60,7 +62,8 @@ Result<std::optional<long long>> IdElement(const xmlNode* perms, const char* nam
   errno = 0;
   const long long v = std::strtoll(s, &end, 10);
   while (end != nullptr && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) ++end;
-  if (end == s || *end != '\0' || errno != 0 || (v != -1 && (v < 0 || v > static_cast<long long>(UINT_MAX)))) {
+  if (end == s || *end != '\0' || errno != 0 ||
+      (v != -1 && (v < 0 || v > static_cast<long long>(UINT_MAX)))) {
     return XmlError(ErrorDomain::kStorage, message);
   }
   if (v == -1) return std::optional<long long>();
@@ -92,7 +95,8 @@ Result<VolumePerms> ParsePerms(const xmlNode* target) {
 void AppendTimestamp(std::string& out, const char* name, const Timestamp& ts) {
   char buf[96];
   if (ts.nsec != 0) {
-    std::snprintf(buf, sizeof buf, "      <%s>%lld.%09ld</%s>\n", name, static_cast<long long>(ts.sec), ts.nsec, name);
+    std::snprintf(buf, sizeof buf, "      <%s>%lld.%09ld</%s>\n", name, static_cast<long long>(ts.sec),
+                  ts.nsec, name);
   } else {
     std::snprintf(buf, sizeof buf, "      <%s>%lld</%s>\n", name, static_cast<long long>(ts.sec), name);
   }
@@ -128,19 +132,32 @@ Result<std::uint64_t> ScaleInteger(std::uint64_t value, std::string_view suffix)
     }
     int power;
     switch (s[0] | 0x20) {
-      case 'k': power = 1; break;
-      case 'm': power = 2; break;
-      case 'g': power = 3; break;
-      case 't': power = 4; break;
-      case 'p': power = 5; break;
-      case 'e': power = 6; break;
+      case 'k':
+        power = 1;
+        break;
+      case 'm':
+        power = 2;
+        break;
+      case 'g':
+        power = 3;
+        break;
+      case 't':
+        power = 4;
+        break;
+      case 'p':
+        power = 5;
+        break;
+      case 'e':
+        power = 6;
+        break;
       default:
         return InvalidArg(ErrorDomain::kNone, "invalid argument: unknown suffix '" + s + "'");
     }
     for (int i = 0; i < power; ++i) scale *= base;
   }
   if (value != 0 && value > ULLONG_MAX / scale) {
-    return Fail(kOverflowCode, ErrorDomain::kNone, "numerical overflow: value too large: " + std::to_string(value) + s);
+    return Fail(kOverflowCode, ErrorDomain::kNone,
+                "numerical overflow: value too large: " + std::to_string(value) + s);
   }
   return value * scale;
 }
@@ -155,7 +172,7 @@ Result<VolumeDef> ParseVolumeXml(std::string_view xml) {
   def.name = std::move(*name);
   if (std::optional<std::string> type = AttrText(root, "type")) {
     if (std::find(std::begin(kVolumeTypes), std::end(kVolumeTypes), *type) == std::end(kVolumeTypes)) {
-      return InternalError(ErrorDomain::kStorage, "unknown volume type '" + *type + "'");
+      return ConfigUnsupported(ErrorDomain::kStorage, "unknown volume type '" + *type + "'");
     }
   }
   def.has_backing_store = PathText(root, "backingStore", "path").has_value();
@@ -174,7 +191,8 @@ Result<VolumeDef> ParseVolumeXml(std::string_view xml) {
     def.allocation = *size;
   }
   const xmlNode* target = FirstChild(root, "target");
-  if (std::optional<std::string> format = target ? AttrText(FirstChild(target, "format"), "type") : std::nullopt) {
+  if (std::optional<std::string> format =
+          target ? AttrText(FirstChild(target, "format"), "type") : std::nullopt) {
     std::optional<int> id = VolumeFormatFromName(*format);
     if (!id) return ConfigUnsupported(ErrorDomain::kStorage, "unknown volume format type " + *format);
     def.format = *id;
@@ -196,7 +214,8 @@ Result<VolumeDef> ParseVolumeXml(std::string_view xml) {
                          c.find_first_not_of("0123456789.") == std::string::npos;
     if (!numeric) return XmlError(ErrorDomain::kStorage, "forbidden characters in 'compat' attribute");
     if (c.substr(0, dot) != "0" && c.substr(0, dot) != "1") {
-      return XmlError(ErrorDomain::kStorage, "unsupported compat version " + c.substr(0, dot) + " in 'compat' attribute");
+      return XmlError(ErrorDomain::kStorage,
+                      "unsupported compat version " + c.substr(0, dot) + " in 'compat' attribute");
     }
   }
   return def;
@@ -232,16 +251,19 @@ std::string FormatVolumeXml(const VolumeStatus& s) {
     AppendXmlEscaped(out, *s.compat);
     out += "</compat>\n";
   }
-  if (s.cluster_size) out += "    <clusterSize unit='B'>" + std::to_string(*s.cluster_size) + "</clusterSize>\n";
+  if (s.cluster_size)
+    out += "    <clusterSize unit='B'>" + std::to_string(*s.cluster_size) + "</clusterSize>\n";
   if (s.compat && *s.compat != "0.10") {
-    out += s.lazy_refcounts ? "    <features>\n      <lazy_refcounts/>\n    </features>\n" : "    <features/>\n";
+    out +=
+        s.lazy_refcounts ? "    <features>\n      <lazy_refcounts/>\n    </features>\n" : "    <features/>\n";
   }
   out += "  </target>\n</volume>\n";
   return out;
 }
 
 std::string FormatVolumeRequestXml(const std::string& name, std::uint64_t capacity,
-                                   std::optional<std::uint64_t> allocation, const std::optional<std::string>& format,
+                                   std::optional<std::uint64_t> allocation,
+                                   const std::optional<std::string>& format,
                                    const std::optional<EncryptionDef>& encryption) {
   std::string out = "<volume>\n  <name>";
   AppendXmlEscaped(out, name);

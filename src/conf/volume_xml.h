@@ -67,7 +67,7 @@ struct VolumeStatus {
   gid_t group = 0;
   Timestamp atime, mtime, ctime;
   std::optional<EncryptionDef> encryption;
-  std::optional<std::string> compat;         // qcow2 v3: "1.1"
+  std::optional<std::string> compat;          // qcow2 v3: "1.1"
   std::optional<std::uint64_t> cluster_size;  // qcow2
   bool lazy_refcounts = false;
 };
@@ -76,7 +76,8 @@ std::string FormatVolumeXml(const VolumeStatus& status);
 
 // The document virsh vol-create-as builds (and prints with --print-xml).
 std::string FormatVolumeRequestXml(const std::string& name, std::uint64_t capacity,
-                                   std::optional<std::uint64_t> allocation, const std::optional<std::string>& format,
+                                   std::optional<std::uint64_t> allocation,
+                                   const std::optional<std::string>& format,
                                    const std::optional<EncryptionDef>& encryption);
 
 }  // namespace vsecret

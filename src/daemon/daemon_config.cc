@@ -186,6 +186,77 @@ Result<mode_t> GetPerms(const std::map<std::string, Value>& m, const std::string
   return mode;
 }
 
+Result<bool> GetBool(const std::map<std::string, Value>& m, const std::string& key, bool fallback) {
+  auto v = GetInt(m, key, fallback ? 1 : 0, 0, 1);
+  if (!v) return std::unexpected(v.error());
+  return *v == 1;
+}
+
+// libvirtd.conf writes ports as strings ("16514"); numbers are accepted too.
+Result<int> GetPort(const std::map<std::string, Value>& m, const std::string& key, int fallback) {
+  auto it = m.find(key);
+  if (it == m.end()) return fallback;
+  long long n = it->second.num;
+  if (it->second.kind == Value::Kind::kString) {
+    const std::string& s = it->second.str;
+    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) n = -1;
+    else n = std::stoll(s);
+  } else if (it->second.kind != Value::Kind::kNumber) {
+    n = -1;
+  }
+  if (n < 0 || n > 65535) return WrongType(key, "a port number");
+  return static_cast<int>(n);
+}
+
+Result<void> ParseNetwork(const std::map<std::string, Value>& m, DaemonConfig& c) {
+  struct BoolKey {
+    const char* key;
+    bool* out;
+  };
+  for (BoolKey k : {BoolKey{"listen_tls", &c.listen_tls}, BoolKey{"listen_tcp", &c.listen_tcp},
+                    BoolKey{"tcp_allow_non_loopback", &c.tcp_allow_non_loopback},
+                    BoolKey{"tls_read_only", &c.tls_read_only}, BoolKey{"tcp_read_only", &c.tcp_read_only}}) {
+    auto v = GetBool(m, k.key, *k.out);
+    if (!v) return std::unexpected(v.error());
+    *k.out = *v;
+  }
+  auto tls_port = GetPort(m, "tls_port", c.tls_port);
+  if (!tls_port) return std::unexpected(tls_port.error());
+  c.tls_port = *tls_port;
+  auto tcp_port = GetPort(m, "tcp_port", c.tcp_port);
+  if (!tcp_port) return std::unexpected(tcp_port.error());
+  c.tcp_port = *tcp_port;
+  struct StringKey {
+    const char* key;
+    std::string* out;
+  };
+  for (StringKey k : {StringKey{"listen_addr", &c.listen_addr}, StringKey{"key_file", &c.key_file},
+                      StringKey{"cert_file", &c.cert_file}, StringKey{"ca_file", &c.ca_file},
+                      StringKey{"crl_file", &c.crl_file}}) {
+    auto v = GetString(m, k.key, *k.out);
+    if (!v) return std::unexpected(v.error());
+    *k.out = *v;
+  }
+  auto dns = GetStringList(m, "tls_allowed_dn_list");
+  if (!dns) return std::unexpected(dns.error());
+  c.tls_allowed_dn_list = *dns;
+  auto timeout = GetInt(m, "tls_handshake_timeout", c.tls_handshake_timeout, 1, 3600);
+  if (!timeout) return std::unexpected(timeout.error());
+  c.tls_handshake_timeout = *timeout;
+  auto auth_tcp = GetString(m, "auth_tcp", "none");
+  if (!auth_tcp) return std::unexpected(auth_tcp.error());
+  auto auth_tls = GetString(m, "auth_tls", "none");
+  if (!auth_tls) return std::unexpected(auth_tls.error());
+  for (const auto& [key, value] : {std::pair{"auth_tcp", *auth_tcp}, std::pair{"auth_tls", *auth_tls}}) {
+    if (value != "none") {
+      return Fail(ErrorCode::kConfigUnsupported, ErrorDomain::kConf,
+                  std::string("unsupported configuration: ") + key + " = \"" + value +
+                      "\": vsecretd supports only \"none\" (TLS access is decided by client certificates)");
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::string& origin) {
@@ -237,6 +308,7 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   auto level = GetInt(m, "log_level", 0, 0, 4);
   if (!level) return std::unexpected(level.error());
   c.log_level = *level;
+  if (auto net = ParseNetwork(m, c); !net) return std::unexpected(net.error());
   return c;
 }
 

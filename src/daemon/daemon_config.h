@@ -25,6 +25,25 @@ struct DaemonConfig {
   int keepalive_interval = 5;
   int keepalive_count = 5;
   int log_level = 0;  // 0 = leave VSECRET_LOG_LEVEL / the default alone
+
+  // Network listeners, opened only with --listen (as libvirtd). TCP has no authentication, so
+  // it is off by default and refuses non-loopback addresses unless tcp_allow_non_loopback.
+  bool listen_tls = true;
+  bool listen_tcp = false;
+  int tls_port = 16514;
+  int tcp_port = 16509;
+  std::string listen_addr;  // "" = every address
+  bool tcp_allow_non_loopback = false;
+  // Per-listener access: a read-only listener gives every client a read-only connection.
+  bool tls_read_only = false;
+  bool tcp_read_only = false;
+  // "" = libvirtd's default location (/etc/pki/...).
+  std::string key_file;
+  std::string cert_file;
+  std::string ca_file;
+  std::string crl_file;
+  std::vector<std::string> tls_allowed_dn_list;  // fnmatch patterns; empty admits any CA-signed cert
+  int tls_handshake_timeout = 10;                // seconds
 };
 
 // Parses config text; `origin` names the file in errors:

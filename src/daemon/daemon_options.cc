@@ -73,6 +73,8 @@ Result<DaemonOptions> ParseDaemonArgs(int argc, char** argv) {
       long n = std::strtol(secs.c_str(), &end, 10);
       if (secs.empty() || *end != '\0' || n < 0 || n > 86400 * 365) return Usage("Invalid value for timeout");
       o.timeout = static_cast<int>(n);
+    } else if (arg == "--listen" || arg == "-l") {
+      o.listen = true;
     } else if (arg == "--verbose" || arg == "-v") {
       o.verbose = true;
     } else if (arg == "--help" || arg == "-h") {
@@ -100,6 +102,8 @@ std::string DaemonUsage(const std::string& argv0) {
          "  -f | --config FILE     configuration file (see vsecretd.conf)\n"
          "  -t | --timeout SECS    exit after SECS idle seconds (never while ephemeral\n"
          "                         secrets are held)\n"
+         "  -l | --listen          listen for TLS (and, if enabled, TCP) connections as\n"
+         "                         listen_tls / listen_tcp in the configuration say\n"
          "  -v | --verbose         log informational messages\n"
          "  -h | --help            display this help\n"
          "  -V | --version         display the version\n\n"

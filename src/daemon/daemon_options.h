@@ -24,6 +24,7 @@ struct DaemonOptions {
   std::optional<std::string> config_path;
   int timeout = 0;  // idle seconds before exiting, 0 = never
   bool verbose = false;
+  bool listen = false;  // --listen: open the TLS/TCP listeners vsecretd.conf enables
   bool help = false;
   bool version = false;
 };

@@ -1,4 +1,5 @@
-// vsecretd: serves one SecretDriver instance over libvirt's RPC protocol on UNIX sockets.
+// vsecretd: serves one SecretDriver instance over libvirt's RPC protocol on UNIX sockets and,
+// with --listen, on TLS and TCP.
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "base/log.h"
 #include "daemon/daemon_config.h"
 #include "daemon/daemon_options.h"
+#include "daemon/network_listeners.h"
 #include "daemon/systemd.h"
 #include "driver/secret_driver.h"
 #include "rpc/server.h"
@@ -158,6 +160,7 @@ int Main(int argc, char** argv) {
   server_options.idle_timeout = options->timeout;
   server_options.uri_path = layout.uri_path;
   server_options.rw_peer_check = [p = *policy](const rpc::PeerCredentials& peer) { return p.Check(peer); };
+  server_options.tls_handshake_timeout = config.tls_handshake_timeout;
   auto server = rpc::RpcServer::Create(**driver, std::move(server_options));
   if (!server) return Die(server.error());
 
@@ -196,6 +199,10 @@ int Main(int argc, char** argv) {
       if (auto added = (*server)->AddListener(std::move(*fd), w.ro); !added) return Die(added.error());
       Log(LogLevel::kInfo, kWhere, "listening on " + w.path + (w.ro ? " (read-only)" : ""));
     }
+  }
+
+  if (options->listen) {
+    if (auto net = AddNetworkListeners(**server, config); !net) return Die(net.error());
   }
 
   g_server = server->get();

@@ -1,6 +1,8 @@
 #include "rpc/server.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -45,6 +47,10 @@ WireBuffer KeepAliveFrame(std::int32_t proc) {
 struct RpcServer::Client final : FrameSink {
   Client(UniqueFd socket, int epoll, bool ro, PeerCredentials who)
       : fd(std::move(socket)), epoll_fd(epoll), read_only(ro), peer(who) {}
+  // The last reference may go on any thread; nobody else touches the TLS session by then.
+  ~Client() override {
+    if (tls && !handshaking && !dead) tls->Shutdown();  // close_notify, best effort
+  }
 
   // Thread-safe: queues the frame and writes as much as the socket takes right now.
   void SendFrame(WireBuffer frame) override {
@@ -62,13 +68,25 @@ struct RpcServer::Client final : FrameSink {
 
   // Writes queued frames until the socket would block.
   void FlushLocked() {
+    if (handshaking) return;  // nothing may precede the TLS confirmation byte
     while (!out.empty() && !dead) {
       WireBuffer& f = out.front();
-      ssize_t n = ::send(fd.get(), f.data() + out_offset, f.size() - out_offset, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) KillLocked();
-        return;
+      ssize_t n = 0;
+      if (tls) {
+        auto r = tls->Write(std::span<const std::uint8_t>(f.data() + out_offset, f.size() - out_offset));
+        if (r.status == TlsSession::Status::kWantRead || r.status == TlsSession::Status::kWantWrite) return;
+        if (r.status != TlsSession::Status::kOk) {
+          KillLocked();
+          return;
+        }
+        n = static_cast<ssize_t>(r.bytes);
+      } else {
+        n = ::send(fd.get(), f.data() + out_offset, f.size() - out_offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno != EAGAIN && errno != EWOULDBLOCK) KillLocked();
+          return;
+        }
       }
       out_offset += static_cast<std::size_t>(n);
       queued -= static_cast<std::size_t>(n);
@@ -87,10 +105,65 @@ struct RpcServer::Client final : FrameSink {
     ::shutdown(fd.get(), SHUT_RDWR);
   }
 
+  // Reads what the transport has into `into`: >0 bytes, 0 at EOF or failure, -1 (errno EAGAIN)
+  // when nothing is ready. TLS reads hold the mutex: OpenSSL sessions are not thread-safe and
+  // SendFrame may write from another thread.
+  ssize_t ReadSome(std::span<std::uint8_t> into) {
+    if (!tls) return ::recv(fd.get(), into.data(), into.size(), MSG_DONTWAIT);
+    std::lock_guard<std::mutex> lock(mutex);
+    auto r = tls->Read(into);
+    read_wants_write = r.status == TlsSession::Status::kWantWrite;
+    if (r.status == TlsSession::Status::kOk) return static_cast<ssize_t>(r.bytes);
+    if (r.status == TlsSession::Status::kWantRead || read_wants_write) {
+      if (read_wants_write) UpdateInterestLocked();
+      errno = EAGAIN;
+      return -1;
+    }
+    if (r.status == TlsSession::Status::kError) {
+      Log(LogLevel::kDebug, kWhere, "client fd " + std::to_string(fd.get()) + ": " + tls->LastError());
+    }
+    return 0;
+  }
+
+  // Drives the TLS handshake; once done, queues the confirmation byte.
+  void AdvanceHandshakeLocked() {
+    switch (tls->Handshake()) {
+      case TlsSession::Status::kOk:
+        handshaking = false;
+        Log(LogLevel::kDebug, kWhere,
+            "TLS client fd " + std::to_string(fd.get()) + " accepted, DN '" + tls->PeerDn() + "'");
+        out.push_front(WireBuffer{kTlsConfirmation});
+        queued += 1;
+        FlushLocked();
+        break;
+      case TlsSession::Status::kWantRead:
+        handshake_want = EPOLLIN;
+        break;
+      case TlsSession::Status::kWantWrite:
+        handshake_want = EPOLLOUT;
+        break;
+      default:
+        Log(LogLevel::kWarning, kWhere,
+            "TLS handshake with client fd " + std::to_string(fd.get()) + " failed: " + tls->LastError());
+        // Let the alert reach the peer: half-close and discard its input until it hangs up (or
+        // the handshake deadline passes). Closing with unread input would send a reset instead,
+        // which the peer may only see as EPIPE when it writes its own goodbye.
+        refused = true;
+        handshake_want = EPOLLIN;
+        ::shutdown(fd.get(), SHUT_WR);
+        break;
+    }
+    UpdateInterestLocked();
+  }
+
   void UpdateInterestLocked() {
     std::uint32_t want = 0;
-    if (!dead && !closing && queued < kPauseReadingAt) want |= EPOLLIN;
-    if (!dead && queued > 0) want |= EPOLLOUT;
+    if (handshaking) {
+      want = dead ? 0 : handshake_want;
+    } else {
+      if (!dead && !closing && queued < kPauseReadingAt) want |= EPOLLIN;
+      if (!dead && (queued > 0 || read_wants_write)) want |= EPOLLOUT;
+    }
     if (want == interest) return;
     epoll_event ev{};
     ev.events = want;
@@ -103,6 +176,7 @@ struct RpcServer::Client final : FrameSink {
   const bool read_only;
   const PeerCredentials peer;
   std::unique_ptr<RemoteSession> session;
+  std::unique_ptr<TlsSession> tls;  // null for plain streams; calls on it hold mutex
 
   std::mutex mutex;
   std::deque<WireBuffer> out;        // guarded by mutex
@@ -111,6 +185,11 @@ struct RpcServer::Client final : FrameSink {
   bool dead = false;                 // guarded by mutex; I/O failed or dropped: close at next wakeup
   bool closing = false;              // guarded by mutex; CONNECT_CLOSE answered: close once drained
   std::uint32_t interest = EPOLLIN;  // guarded by mutex; the registered epoll mask
+  bool handshaking = false;          // guarded by mutex; TLS handshake not finished yet
+  std::uint32_t handshake_want = EPOLLIN;  // guarded by mutex
+  bool read_wants_write = false;     // guarded by mutex; TLS read must wait for writability
+  bool refused = false;              // guarded by mutex; handshake failed: draining until EOF
+  Clock::time_point accepted_at;     // set before the client is shared
 
   // Loop-thread only.
   FrameReader reader;
@@ -139,12 +218,16 @@ RpcServer::RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll
 
 RpcServer::~RpcServer() { clients_.clear(); }
 
-Result<void> RpcServer::AddListener(UniqueFd fd, bool read_only) {
+Result<void> RpcServer::AddListener(UniqueFd fd, bool read_only, std::shared_ptr<TlsContext> tls) {
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
     return SystemError(ErrorDomain::kRpc, errno, "Unable to make listening socket non-blocking");
   }
-  auto listener = std::make_unique<Listener>(Listener{std::move(fd), read_only});
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  bool network = ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+                 (addr.ss_family == AF_INET || addr.ss_family == AF_INET6);
+  auto listener = std::make_unique<Listener>(Listener{std::move(fd), read_only, std::move(tls), network});
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = Tag(kTagListener, static_cast<std::uint32_t>(listeners_.size()));
@@ -179,8 +262,10 @@ RpcServer::StopReason RpcServer::Run() {
   idle_since_ = Clock::now();
   StopReason reason = StopReason::kRequested;
   bool timed = options_.keepalive_interval > 0 || options_.idle_timeout > 0;
+  for (const auto& l : listeners_) timed = timed || l->tls != nullptr;  // handshake deadlines
   while (!stop_requested_.load()) {
-    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timed ? 1000 : -1);
+    int wait_ms = !tls_buffered_.empty() ? 0 : timed ? 1000 : -1;
+    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, wait_ms);
     if (n < 0 && errno != EINTR) {
       Log(LogLevel::kError, kWhere, std::string("epoll_wait failed: ") + std::strerror(errno));
       break;
@@ -200,6 +285,7 @@ RpcServer::StopReason RpcServer::Run() {
         if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) OnReadable(client);
       }
     }
+    ServeBufferedTls();
     if (reload_requested_.exchange(false)) {
       Log(LogLevel::kInfo, kWhere, "reloading secrets");
       if (options_.on_reload) {
@@ -235,11 +321,27 @@ void RpcServer::Accept(Listener& listener) {
       continue;  // fd closes here
     }
     PeerCredentials peer;
-    if (auto cred = GetPeerCredentials(fd.get())) peer = *cred;
+    if (listener.network) {
+      int one = 1;  // replies are small and latency-bound
+      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    } else if (auto cred = GetPeerCredentials(fd.get())) {
+      peer = *cred;
+    }
     SessionPolicy policy;
     policy.uri_path = options_.uri_path;
     policy.socket_read_only = listener.read_only;
-    if (!listener.read_only && options_.rw_peer_check) policy.denied_reason = options_.rw_peer_check(peer);
+    if (!listener.read_only && !listener.network && options_.rw_peer_check) {
+      policy.denied_reason = options_.rw_peer_check(peer);
+    }
+    std::unique_ptr<TlsSession> tls;
+    if (listener.tls) {
+      auto created = TlsSession::Create(listener.tls, fd.get());
+      if (!created) {
+        Log(LogLevel::kWarning, kWhere, created.error().message());
+        continue;
+      }
+      tls = std::move(*created);
+    }
     if (policy.denied_reason) {
       Log(LogLevel::kWarning, kWhere,
           "refusing uid " + std::to_string(peer.uid) + " pid " + std::to_string(peer.pid) +
@@ -249,6 +351,9 @@ void RpcServer::Accept(Listener& listener) {
     auto client = std::make_shared<Client>(std::move(fd), epoll_.get(), listener.read_only, peer);
     client->session = std::make_unique<RemoteSession>(driver_, std::move(policy), client);
     client->last_rx = Clock::now();
+    client->accepted_at = client->last_rx;
+    client->handshaking = tls != nullptr;
+    client->tls = std::move(tls);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = Tag(kTagClient, static_cast<std::uint32_t>(raw));
@@ -272,8 +377,26 @@ void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
       return;
     }
   }
+  if (client->tls) {
+    std::lock_guard<std::mutex> lock(client->mutex);
+    if (client->refused) {
+      char sink[4096];
+      ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) CloseClient(fd);
+      return;
+    }
+    if (client->handshaking) {
+      client->AdvanceHandshakeLocked();
+      if (client->dead) {
+        CloseClient(fd);
+      } else if (!client->handshaking) {
+        tls_buffered_.push_back(fd);  // the client's first call may already sit in OpenSSL
+      }
+      return;
+    }
+  }
   std::span<std::uint8_t> space = client->reader.Space();
-  ssize_t n = ::recv(fd, space.data(), space.size(), MSG_DONTWAIT);
+  ssize_t n = client->ReadSome(space);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0) {
     if (client->reader.HasPartial()) {
@@ -303,10 +426,41 @@ void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
   std::lock_guard<std::mutex> lock(client->mutex);
   if (client->dead || (client->closing && client->out.empty())) {
     CloseClient(fd);  // the client object outlives this call through the caller's shared_ptr
+    return;
+  }
+  // Epoll cannot see records OpenSSL already pulled off the socket: come back without waiting.
+  if (client->tls && !client->closing && client->tls->HasPending()) tls_buffered_.push_back(fd);
+}
+
+void RpcServer::ServeBufferedTls() {
+  std::vector<int> fds;
+  fds.swap(tls_buffered_);
+  for (int fd : fds) {
+    auto it = clients_.find(fd);
+    if (it == clients_.end()) continue;
+    std::shared_ptr<Client> client = it->second;
+    OnReadable(client);
   }
 }
 
 void RpcServer::OnWritable(const std::shared_ptr<Client>& client) {
+  bool retry_read = false;
+  {
+    std::lock_guard<std::mutex> lock(client->mutex);
+    if (client->refused) return;
+    if (client->handshaking) {
+      client->AdvanceHandshakeLocked();
+      if (client->dead) {
+        CloseClient(client->fd.get());
+      } else if (!client->handshaking) {
+        tls_buffered_.push_back(client->fd.get());
+      }
+      return;
+    }
+    retry_read = std::exchange(client->read_wants_write, false);
+  }
+  if (retry_read) OnReadable(client);
+  if (!clients_.contains(client->fd.get())) return;
   std::lock_guard<std::mutex> lock(client->mutex);
   client->FlushLocked();
   if (client->dead || (client->closing && client->out.empty())) {
@@ -373,11 +527,24 @@ void RpcServer::CloseClient(int fd) {
   Log(LogLevel::kDebug, kWhere, "closing client fd " + std::to_string(fd));
   // Dropping the session deregisters its events; the descriptor closes with the last reference.
   it->second->session.reset();
+
   clients_.erase(it);
   if (clients_.empty()) idle_since_ = Clock::now();
 }
 
 void RpcServer::Tick(Clock::time_point now) {
+  std::vector<int> stalled;
+  for (auto& [fd, client] : clients_) {
+    if (!client->tls) continue;
+    std::lock_guard<std::mutex> lock(client->mutex);
+    if (client->handshaking && now - client->accepted_at >= std::chrono::seconds(options_.tls_handshake_timeout)) {
+      stalled.push_back(fd);
+    }
+  }
+  for (int fd : stalled) {
+    Log(LogLevel::kWarning, kWhere, "TLS handshake with client fd " + std::to_string(fd) + " timed out");
+    CloseClient(fd);
+  }
   if (options_.keepalive_interval <= 0) return;
   const auto interval = std::chrono::seconds(options_.keepalive_interval);
   std::vector<int> timed_out;

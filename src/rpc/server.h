@@ -11,6 +11,14 @@
 //    kPauseReadingAt bytes wait for it, and is dropped if events push it past kDropAt;
 //  * each wakeup reads at most one buffer per client, so a flooding client cannot starve others.
 //
+// Listeners may be UNIX sockets or TCP sockets, the latter plain or TLS (a TlsContext given to
+// AddListener). TLS handshakes are driven by the same loop without blocking; a client that has
+// not finished its handshake within tls_handshake_timeout seconds is dropped, so a slow or
+// silent peer holds one descriptor and nothing else. A finished handshake is answered with the
+// one-byte confirmation libvirt's client waits for (spec §5.5) before any frame. The
+// read-write peer check (rw_peer_check) applies to UNIX listeners only: on the network the
+// listener's TLS client-certificate verification and its read-only flag decide.
+//
 // Thread-safety: Run() on one thread. RequestStop() and RequestReload() are async-signal-safe
 // and may be called from any thread or a signal handler. Everything else is loop-thread only.
 #pragma once
@@ -27,6 +35,7 @@
 
 #include "driver/secret_driver.h"
 #include "rpc/remote_dispatcher.h"
+#include "rpc/tls_stream.h"
 #include "rpc/unix_socket.h"
 
 namespace vsecret::rpc {
@@ -42,6 +51,8 @@ struct ServerOptions {
   int idle_timeout = 0;
   // The CONNECT_OPEN path this instance serves ("/system" or "/session").
   std::string uri_path = "/system";
+  // Seconds a TLS client may take to finish its handshake.
+  int tls_handshake_timeout = 10;
   // Decides whether a peer may use a read-write socket; null admits everyone. Returns an
   // explanation when the peer is refused.
   std::function<std::optional<std::string>(const PeerCredentials&)> rw_peer_check;
@@ -57,8 +68,9 @@ class RpcServer {
   static Result<std::unique_ptr<RpcServer>> Create(SecretDriver& driver, ServerOptions options);
   ~RpcServer();
 
-  // Adopts a bound, listening socket (made non-blocking here).
-  Result<void> AddListener(UniqueFd fd, bool read_only);
+  // Adopts a bound, listening socket (made non-blocking here). With tls, every connection
+  // accepted on it speaks TLS with that (shared) context.
+  Result<void> AddListener(UniqueFd fd, bool read_only, std::shared_ptr<TlsContext> tls = nullptr);
   // Serves until RequestStop() or the idle timeout. Closes every client before returning.
   StopReason Run();
 
@@ -73,6 +85,8 @@ class RpcServer {
   struct Listener {
     UniqueFd fd;
     bool read_only;
+    std::shared_ptr<TlsContext> tls;  // null: plain stream
+    bool network;                     // TCP rather than UNIX: no peer credentials
   };
   using Clock = std::chrono::steady_clock;
 
@@ -86,6 +100,7 @@ class RpcServer {
   void UpdateInterest(Client& client);
   void Tick(Clock::time_point now);
   void DrainWakeups();
+  void ServeBufferedTls();
 
   SecretDriver& driver_;
   ServerOptions options_;
@@ -96,6 +111,7 @@ class RpcServer {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::map<int, std::shared_ptr<Client>> clients_;  // by fd; loop thread only
   Clock::time_point idle_since_;
+  std::vector<int> tls_buffered_;  // clients whose TLS layer holds unread data; loop thread only
 };
 
 }  // namespace vsecret::rpc

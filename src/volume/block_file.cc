@@ -58,7 +58,8 @@ Result<void> BlockFile::ReadAt(std::uint64_t offset, std::span<std::uint8_t> dat
 Result<void> BlockFile::WriteAt(std::uint64_t offset, std::span<const std::uint8_t> data, const char* what) {
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return SystemError(ErrorDomain::kStorage, errno,
@@ -75,7 +76,8 @@ Result<void> BlockFile::WriteAt(std::uint64_t offset, std::span<const std::uint8
 
 Result<std::uint64_t> BlockFile::Size() const {
   struct stat st;
-  if (::fstat(fd_, &st) != 0) return SystemError(ErrorDomain::kStorage, errno, "cannot stat file '" + path_ + "'");
+  if (::fstat(fd_, &st) != 0)
+    return SystemError(ErrorDomain::kStorage, errno, "cannot stat file '" + path_ + "'");
   return static_cast<std::uint64_t>(st.st_size);
 }
 
@@ -87,7 +89,8 @@ Result<void> BlockFile::Resize(std::uint64_t size) {
 }
 
 Result<void> BlockFile::Sync() {
-  if (::fdatasync(fd_) != 0) return SystemError(ErrorDomain::kStorage, errno, "cannot sync file '" + path_ + "'");
+  if (::fdatasync(fd_) != 0)
+    return SystemError(ErrorDomain::kStorage, errno, "cannot sync file '" + path_ + "'");
   return {};
 }
 

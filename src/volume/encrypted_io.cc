@@ -29,14 +29,17 @@ Result<void> ReadEncrypted(const BlockFile& file, SectorCipher& cipher, std::uin
 }
 
 Result<void> WriteEncrypted(BlockFile& file, SectorCipher& cipher, std::uint64_t region_offset,
-                            std::uint64_t region_sector, std::uint64_t offset, std::span<const std::uint8_t> data) {
+                            std::uint64_t region_sector, std::uint64_t offset,
+                            std::span<const std::uint8_t> data) {
   if (data.empty()) return {};
   const std::uint64_t start = offset / kSectorSize * kSectorSize;
   const std::uint64_t end = (offset + data.size() + kSectorSize - 1) / kSectorSize * kSectorSize;
   std::span<std::uint8_t> work(ScratchBuffer(end - start).data(), end - start);
   // Edge sectors keep the plaintext around the written range.
   if (start != offset) {
-    if (Result<void> r = ReadEncrypted(file, cipher, region_offset, region_sector, start, work.first(kSectorSize)); !r) {
+    if (Result<void> r =
+            ReadEncrypted(file, cipher, region_offset, region_sector, start, work.first(kSectorSize));
+        !r) {
       return r;
     }
   }

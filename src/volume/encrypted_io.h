@@ -19,6 +19,7 @@ namespace vsecret::volume {
 Result<void> ReadEncrypted(const BlockFile& file, SectorCipher& cipher, std::uint64_t region_offset,
                            std::uint64_t region_sector, std::uint64_t offset, std::span<std::uint8_t> out);
 Result<void> WriteEncrypted(BlockFile& file, SectorCipher& cipher, std::uint64_t region_offset,
-                            std::uint64_t region_sector, std::uint64_t offset, std::span<const std::uint8_t> data);
+                            std::uint64_t region_sector, std::uint64_t offset,
+                            std::span<const std::uint8_t> data);
 
 }  // namespace vsecret::volume

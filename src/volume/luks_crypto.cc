@@ -146,8 +146,9 @@ void Pbkdf2Block(std::span<const std::uint8_t> password, std::span<const std::ui
   std::uint8_t u[T::kDigest];
   {
     Ctx c = inner_ctx;
-    const std::uint8_t be[4] = {static_cast<std::uint8_t>(index >> 24), static_cast<std::uint8_t>(index >> 16),
-                                static_cast<std::uint8_t>(index >> 8), static_cast<std::uint8_t>(index)};
+    const std::uint8_t be[4] = {static_cast<std::uint8_t>(index >> 24),
+                                static_cast<std::uint8_t>(index >> 16), static_cast<std::uint8_t>(index >> 8),
+                                static_cast<std::uint8_t>(index)};
     T::Update(&c, salt.data(), salt.size());
     T::Update(&c, be, sizeof be);
     T::Final(u, &c);
@@ -203,7 +204,8 @@ void FastPbkdf2(std::span<const std::uint8_t> password, std::span<const std::uin
   const std::size_t blocks = (out.size() + T::kDigest - 1) / T::kDigest;
   auto run = [&](std::size_t b) {
     const std::size_t len = std::min(T::kDigest, out.size() - b * T::kDigest);
-    Pbkdf2Block<T>(password, salt, iterations, static_cast<std::uint32_t>(b + 1), out.data() + b * T::kDigest, len);
+    Pbkdf2Block<T>(password, salt, iterations, static_cast<std::uint32_t>(b + 1), out.data() + b * T::kDigest,
+                   len);
   };
   // The output blocks are independent, so a long derivation of a multi-block key (64-byte
   // AES-XTS keys with sha256) runs them in parallel: the iteration count, fixed by whoever
@@ -271,7 +273,8 @@ std::size_t HashDigestSize(HashAlgo hash) { return Info(hash).digest_size; }
 
 Result<void> HashBytes(HashAlgo hash, std::span<const std::uint8_t> data, std::span<std::uint8_t> out) {
   MdPtr md = FetchMd(hash);
-  if (!md || out.size() < HashDigestSize(hash)) return CryptoFailure("cannot compute " + std::string(HashName(hash)));
+  if (!md || out.size() < HashDigestSize(hash))
+    return CryptoFailure("cannot compute " + std::string(HashName(hash)));
   unsigned len = 0;
   if (EVP_Digest(data.data(), data.size(), out.data(), &len, md.get(), nullptr) != 1) {
     return CryptoFailure("cannot compute " + std::string(HashName(hash)));
@@ -330,7 +333,8 @@ std::uint32_t CalibratePbkdf2(HashAlgo hash, std::size_t out_len, std::chrono::m
     iterations = static_cast<std::uint32_t>(std::min<double>(iterations * std::max(2.0, factor), 1u << 30));
   }
   const std::size_t blocks = (out_len + HashDigestSize(hash) - 1) / HashDigestSize(hash);
-  const double total = rate_per_ms * static_cast<double>(budget.count()) / static_cast<double>(std::max<std::size_t>(blocks, 1));
+  const double total = rate_per_ms * static_cast<double>(budget.count()) /
+                       static_cast<double>(std::max<std::size_t>(blocks, 1));
   if (total >= static_cast<double>(UINT32_MAX)) return UINT32_MAX;
   return std::max(kMinIterations, static_cast<std::uint32_t>(total));
 }
@@ -339,7 +343,8 @@ Result<SecretBytes> AfSplit(const SecretBytes& key, std::uint32_t stripes, HashA
   const std::size_t n = key.size();
   SecretBytes material;
   material.Resize(n * stripes);
-  if (Result<void> r = RandomBytes({material.data(), n * (stripes - 1)}); !r) return std::unexpected(r.error());
+  if (Result<void> r = RandomBytes({material.data(), n * (stripes - 1)}); !r)
+    return std::unexpected(r.error());
   Result<SecretBytes> acc = AfChain(material.span(), n, stripes, hash);
   if (!acc) return std::unexpected(acc.error());
   std::uint8_t* last = material.data() + n * (stripes - 1);
@@ -347,8 +352,8 @@ Result<SecretBytes> AfSplit(const SecretBytes& key, std::uint32_t stripes, HashA
   return material;
 }
 
-Result<SecretBytes> AfMerge(std::span<const std::uint8_t> material, std::size_t key_size, std::uint32_t stripes,
-                            HashAlgo hash) {
+Result<SecretBytes> AfMerge(std::span<const std::uint8_t> material, std::size_t key_size,
+                            std::uint32_t stripes, HashAlgo hash) {
   if (stripes == 0 || material.size() < key_size * stripes) {
     return InternalError(ErrorDomain::kCrypto, "key material is truncated");
   }

@@ -45,8 +45,8 @@ std::uint32_t CalibratePbkdf2(HashAlgo hash, std::size_t out_len, std::chrono::m
 // it; all but the last stripe are random.
 Result<SecretBytes> AfSplit(const SecretBytes& key, std::uint32_t stripes, HashAlgo hash);
 // AF merge: the key from material (stripes x key_size bytes).
-Result<SecretBytes> AfMerge(std::span<const std::uint8_t> material, std::size_t key_size, std::uint32_t stripes,
-                            HashAlgo hash);
+Result<SecretBytes> AfMerge(std::span<const std::uint8_t> material, std::size_t key_size,
+                            std::uint32_t stripes, HashAlgo hash);
 
 // Cryptographically secure random bytes (OpenSSL RAND_bytes).
 Result<void> RandomBytes(std::span<std::uint8_t> out);

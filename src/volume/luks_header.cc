@@ -33,7 +33,9 @@ void PutBe32(std::uint8_t* p, std::uint32_t v) {
   p[3] = static_cast<std::uint8_t>(v);
 }
 
-std::unexpected<Error> Corrupt(const std::string& detail) { return InternalError(ErrorDomain::kStorage, detail); }
+std::unexpected<Error> Corrupt(const std::string& detail) {
+  return InternalError(ErrorDomain::kStorage, detail);
+}
 
 // A NUL-padded name field; it must contain a NUL (qemu and cryptsetup refuse unterminated ones).
 Result<std::string> NameField(const std::uint8_t* p, std::size_t size, const char* what) {
@@ -121,7 +123,8 @@ Result<void> ValidateLuksHeader(const LuksHeader& h) {
                      " != " + std::to_string(kLuksStripes) + ")");
     }
     if (a.active && a.iterations == 0) return Corrupt("Keyslot " + n + " iteration count is zero");
-    if (a.key_offset < header_sectors) return Corrupt("Keyslot " + n + " is overlapping with the LUKS header");
+    if (a.key_offset < header_sectors)
+      return Corrupt("Keyslot " + n + " is overlapping with the LUKS header");
     if (a.key_offset + material > h.payload_offset) {
       return Corrupt("Keyslot " + n + " is overlapping with the encrypted payload");
     }

@@ -39,9 +39,9 @@ struct LuksKeySlot {
 };
 
 struct LuksHeader {
-  std::string cipher_name;  // "aes"
-  std::string cipher_mode;  // "xts-plain64", "cbc-essiv:sha256", ...
-  std::string hash_spec;    // "sha256"
+  std::string cipher_name;           // "aes"
+  std::string cipher_mode;           // "xts-plain64", "cbc-essiv:sha256", ...
+  std::string hash_spec;             // "sha256"
   std::uint32_t payload_offset = 0;  // in 512-byte sectors
   std::uint32_t key_bytes = 0;
   std::array<std::uint8_t, kLuksDigestSize> mk_digest{};

@@ -49,8 +49,8 @@ LuksImage::LuksImage(std::unique_ptr<BlockFile> file, UnlockedLuks luks, std::un
                      std::uint64_t capacity)
     : file_(std::move(file)), luks_(std::move(luks)), ciphers_(std::move(cipher)), capacity_(capacity) {}
 
-Result<std::unique_ptr<LuksImage>> LuksImage::Create(const std::string& path, mode_t perms, std::uint64_t capacity,
-                                                     const SecretBytes& passphrase,
+Result<std::unique_ptr<LuksImage>> LuksImage::Create(const std::string& path, mode_t perms,
+                                                     std::uint64_t capacity, const SecretBytes& passphrase,
                                                      const LuksFormatOptions& options) {
   Result<std::unique_ptr<BlockFile>> file = BlockFile::Create(path, perms);
   if (!file) return std::unexpected(file.error());
@@ -63,7 +63,8 @@ Result<std::unique_ptr<LuksImage>> LuksImage::Create(const std::string& path, mo
   const std::uint64_t payload = static_cast<std::uint64_t>(luks->header.payload_offset) * kSectorSize;
   if (Result<void> r = (*file)->Resize(payload + RoundUpSector(capacity)); !r) return fail(r.error());
   if (Result<void> r = (*file)->Sync(); !r) return fail(r.error());
-  Result<CipherSpec> spec = ParseCipherSpec(luks->header.cipher_name, luks->header.cipher_mode, luks->header.key_bytes);
+  Result<CipherSpec> spec =
+      ParseCipherSpec(luks->header.cipher_name, luks->header.cipher_mode, luks->header.key_bytes);
   if (!spec) return fail(spec.error());
   Result<std::unique_ptr<SectorCipher>> cipher = SectorCipher::Create(*spec, luks->master_key);
   if (!cipher) return fail(cipher.error());
@@ -71,7 +72,8 @@ Result<std::unique_ptr<LuksImage>> LuksImage::Create(const std::string& path, mo
       new LuksImage(std::move(*file), std::move(*luks), std::move(*cipher), RoundUpSector(capacity)));
 }
 
-Result<std::unique_ptr<LuksImage>> LuksImage::Open(std::unique_ptr<BlockFile> file, const SecretBytes& passphrase) {
+Result<std::unique_ptr<LuksImage>> LuksImage::Open(std::unique_ptr<BlockFile> file,
+                                                   const SecretBytes& passphrase) {
   Result<LuksHeader> header = ReadLuksHeader(*file, 0);
   if (!header) return std::unexpected(header.error());
   Result<UnlockedLuks> luks = UnlockLuks(*file, 0, *header, passphrase);
@@ -83,7 +85,8 @@ Result<std::unique_ptr<LuksImage>> LuksImage::Open(std::unique_ptr<BlockFile> fi
   Result<std::uint64_t> size = file->Size();
   if (!size) return std::unexpected(size.error());
   const std::uint64_t capacity = LuksCapacity(*header, *size) / kSectorSize * kSectorSize;
-  return std::unique_ptr<LuksImage>(new LuksImage(std::move(file), std::move(*luks), std::move(*cipher), capacity));
+  return std::unique_ptr<LuksImage>(
+      new LuksImage(std::move(file), std::move(*luks), std::move(*cipher), capacity));
 }
 
 Result<void> LuksImage::Read(std::uint64_t offset, std::span<std::uint8_t> out) {
@@ -98,6 +101,15 @@ Result<void> LuksImage::Write(std::uint64_t offset, std::span<const std::uint8_t
   Result<CipherPool::Lease> cipher = ciphers_.Acquire();
   if (!cipher) return std::unexpected(cipher.error());
   return WriteEncrypted(*file_, *cipher->operator->(), payload_bytes(), 0, offset, data);
+}
+
+Result<void> LuksImage::WriteClobbering(std::uint64_t offset, std::span<std::uint8_t> data) {
+  if (offset % kSectorSize != 0 || data.size() % kSectorSize != 0) return Write(offset, data);
+  if (Result<void> r = CheckRange(offset, data.size(), capacity_); !r) return r;
+  Result<CipherPool::Lease> cipher = ciphers_.Acquire();
+  if (!cipher) return std::unexpected(cipher.error());
+  if (Result<void> r = (*cipher)->Encrypt(offset / kSectorSize, data); !r) return r;
+  return file_->WriteAt(payload_bytes() + offset, data, "data");
 }
 
 Result<void> LuksImage::Resize(std::uint64_t new_capacity) {

@@ -51,14 +51,17 @@ class LuksImage final : public VolumeImage {
  public:
   // Creates path (which must not exist) with perms, formats it and sizes it for capacity. On
   // failure the new file is removed again.
-  static Result<std::unique_ptr<LuksImage>> Create(const std::string& path, mode_t perms, std::uint64_t capacity,
-                                                   const SecretBytes& passphrase, const LuksFormatOptions& options);
+  static Result<std::unique_ptr<LuksImage>> Create(const std::string& path, mode_t perms,
+                                                   std::uint64_t capacity, const SecretBytes& passphrase,
+                                                   const LuksFormatOptions& options);
   // Unlocks an existing raw LUKS1 file. Writes nothing: a wrong passphrase leaves it untouched.
-  static Result<std::unique_ptr<LuksImage>> Open(std::unique_ptr<BlockFile> file, const SecretBytes& passphrase);
+  static Result<std::unique_ptr<LuksImage>> Open(std::unique_ptr<BlockFile> file,
+                                                 const SecretBytes& passphrase);
 
   std::uint64_t capacity() const override { return capacity_; }
   Result<void> Read(std::uint64_t offset, std::span<std::uint8_t> out) override;
   Result<void> Write(std::uint64_t offset, std::span<const std::uint8_t> data) override;
+  Result<void> WriteClobbering(std::uint64_t offset, std::span<std::uint8_t> data) override;
   Result<void> Resize(std::uint64_t new_capacity) override;
   Result<void> Flush() override { return file_->Sync(); }
 
@@ -70,7 +73,9 @@ class LuksImage final : public VolumeImage {
  private:
   LuksImage(std::unique_ptr<BlockFile> file, UnlockedLuks luks, std::unique_ptr<SectorCipher> cipher,
             std::uint64_t capacity);
-  std::uint64_t payload_bytes() const { return static_cast<std::uint64_t>(luks_.header.payload_offset) * kSectorSize; }
+  std::uint64_t payload_bytes() const {
+    return static_cast<std::uint64_t>(luks_.header.payload_offset) * kSectorSize;
+  }
 
   std::unique_ptr<BlockFile> file_;
   UnlockedLuks luks_;

@@ -10,7 +10,9 @@
 namespace vsecret::volume {
 namespace {
 
-std::uint64_t MaterialBytes(const LuksHeader& h) { return static_cast<std::uint64_t>(h.key_bytes) * kLuksStripes; }
+std::uint64_t MaterialBytes(const LuksHeader& h) {
+  return static_cast<std::uint64_t>(h.key_bytes) * kLuksStripes;
+}
 
 Result<HashAlgo> HeaderHash(const LuksHeader& h) {
   std::optional<HashAlgo> hash = HashFromName(h.hash_spec);
@@ -38,7 +40,8 @@ Result<std::unique_ptr<SectorCipher>> SlotCipher(const LuksHeader& h, const Ciph
                                                  const LuksKeySlot& slot, const SecretBytes& passphrase) {
   SecretBytes slot_key;
   slot_key.Resize(h.key_bytes);
-  if (Result<void> r = Pbkdf2(hash, passphrase.span(), slot.salt, slot.iterations, {slot_key.data(), slot_key.size()});
+  if (Result<void> r =
+          Pbkdf2(hash, passphrase.span(), slot.salt, slot.iterations, {slot_key.data(), slot_key.size()});
       !r) {
     return std::unexpected(r.error());
   }
@@ -51,9 +54,9 @@ std::uint32_t SlotIterations(HashAlgo hash, std::size_t key_bytes, const KdfOpti
 }
 
 // Writes slot `index` of h (already carrying its salt and iterations) for master_key.
-Result<void> WriteSlotMaterial(BlockFile& file, std::uint64_t base, const LuksHeader& h, const CipherSpec& spec,
-                               HashAlgo hash, int index, const SecretBytes& master_key,
-                               const SecretBytes& passphrase) {
+Result<void> WriteSlotMaterial(BlockFile& file, std::uint64_t base, const LuksHeader& h,
+                               const CipherSpec& spec, HashAlgo hash, int index,
+                               const SecretBytes& master_key, const SecretBytes& passphrase) {
   const LuksKeySlot& slot = h.slots[static_cast<std::size_t>(index)];
   Result<SecretBytes> material = AfSplit(master_key, kLuksStripes, hash);
   if (!material) return std::unexpected(material.error());
@@ -70,7 +73,8 @@ Result<void> WriteHeader(BlockFile& file, std::uint64_t base, const LuksHeader& 
 }
 
 std::unexpected<Error> KeyslotError(const std::string& detail) {
-  return Fail(ErrorCode::kOperationInvalid, ErrorDomain::kStorage, "Requested operation is not valid: " + detail);
+  return Fail(ErrorCode::kOperationInvalid, ErrorDomain::kStorage,
+              "Requested operation is not valid: " + detail);
 }
 
 }  // namespace
@@ -107,12 +111,14 @@ Result<UnlockedLuks> FormatLuks(BlockFile& file, std::uint64_t base, const Secre
   LayOutKeySlots(h);
 
   out.master_key.Resize(h.key_bytes);
-  if (Result<void> r = RandomBytes({out.master_key.data(), out.master_key.size()}); !r) return std::unexpected(r.error());
+  if (Result<void> r = RandomBytes({out.master_key.data(), out.master_key.size()}); !r)
+    return std::unexpected(r.error());
   if (Result<void> r = RandomBytes(h.mk_digest_salt); !r) return std::unexpected(r.error());
   h.mk_digest_iterations = options.kdf.mk_iterations
                                ? *options.kdf.mk_iterations
                                : CalibratePbkdf2(options.hash, kLuksDigestSize, options.kdf.iter_time / 8);
-  if (Result<void> r = Pbkdf2(options.hash, out.master_key.span(), h.mk_digest_salt, h.mk_digest_iterations, h.mk_digest);
+  if (Result<void> r =
+          Pbkdf2(options.hash, out.master_key.span(), h.mk_digest_salt, h.mk_digest_iterations, h.mk_digest);
       !r) {
     return std::unexpected(r.error());
   }
@@ -122,7 +128,8 @@ Result<UnlockedLuks> FormatLuks(BlockFile& file, std::uint64_t base, const Secre
   slot.iterations = SlotIterations(options.hash, h.key_bytes, options.kdf);
   if (Result<void> r = RandomBytes(slot.salt); !r) return std::unexpected(r.error());
   if (Result<void> r = ValidateLuksHeader(h); !r) return std::unexpected(r.error());
-  if (Result<void> r = WriteSlotMaterial(file, base, h, *spec, options.hash, 0, out.master_key, passphrase); !r) {
+  if (Result<void> r = WriteSlotMaterial(file, base, h, *spec, options.hash, 0, out.master_key, passphrase);
+      !r) {
     return std::unexpected(r.error());
   }
   if (Result<void> r = WriteHeader(file, base, h); !r) return std::unexpected(r.error());
@@ -148,7 +155,8 @@ Result<UnlockedLuks> UnlockLuks(const BlockFile& file, std::uint64_t base, const
     }
     Result<std::unique_ptr<SectorCipher>> cipher = SlotCipher(header, *spec, *hash, slot, passphrase);
     if (!cipher) return std::unexpected(cipher.error());
-    if (Result<void> r = (*cipher)->Decrypt(0, {material.data(), material.size()}); !r) return std::unexpected(r.error());
+    if (Result<void> r = (*cipher)->Decrypt(0, {material.data(), material.size()}); !r)
+      return std::unexpected(r.error());
     Result<SecretBytes> candidate = AfMerge(material.span(), header.key_bytes, kLuksStripes, *hash);
     if (!candidate) return std::unexpected(candidate.error());
     Result<bool> match = CheckMasterKey(header, *candidate);
@@ -190,7 +198,8 @@ Result<int> AddKeySlot(BlockFile& file, std::uint64_t base, UnlockedLuks& luks, 
   LuksKeySlot& s = h.slots[static_cast<std::size_t>(index)];
   s.iterations = SlotIterations(*hash, h.key_bytes, kdf);
   if (Result<void> r = RandomBytes(s.salt); !r) return std::unexpected(r.error());
-  if (Result<void> r = WriteSlotMaterial(file, base, h, *spec, *hash, index, luks.master_key, passphrase); !r) {
+  if (Result<void> r = WriteSlotMaterial(file, base, h, *spec, *hash, index, luks.master_key, passphrase);
+      !r) {
     return std::unexpected(r.error());
   }
   if (Result<void> r = file.Sync(); !r) return std::unexpected(r.error());

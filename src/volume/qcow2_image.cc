@@ -97,7 +97,8 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::Create(const std::string& path, 
   const std::uint64_t l1_size = DivRoundUp(options.capacity, cs * l2_entries);
   const std::uint64_t l1_clusters = std::max<std::uint64_t>(1, DivRoundUp(l1_size * 8, cs));
   if (l1_size > l2_entries) return Unsupported(path, "virtual size is too large");
-  if (options.luks && passphrase == nullptr) return InternalError(ErrorDomain::kStorage, "missing passphrase");
+  if (options.luks && passphrase == nullptr)
+    return InternalError(ErrorDomain::kStorage, "missing passphrase");
 
   Result<std::unique_ptr<BlockFile>> file = BlockFile::Create(path, perms);
   if (!file) return std::unexpected(file.error());
@@ -198,7 +199,8 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::Open(std::unique_ptr<BlockFile> 
 Result<void> Qcow2Image::LoadTables() {
   const std::string& path = file_->path();
   std::array<std::uint8_t, kV3HeaderLength> h{};
-  if (Result<void> r = file_->ReadAt(0, std::span(h).first(info_.version == 3 ? 104 : kV2HeaderLength), "qcow2 header");
+  if (Result<void> r =
+          file_->ReadAt(0, std::span(h).first(info_.version == 3 ? 104 : kV2HeaderLength), "qcow2 header");
       !r) {
     return r;
   }
@@ -206,7 +208,8 @@ Result<void> Qcow2Image::LoadTables() {
   if (Get32(&h[60]) != 0) return Unsupported(path, "internal snapshots are not supported");
   if (info_.version == 3) {
     const std::uint64_t incompatible = Get64(&h[72]);
-    if (incompatible & 1) return Unsupported(path, "the image is dirty; repair it with qemu-img check -r all");
+    if (incompatible & 1)
+      return Unsupported(path, "the image is dirty; repair it with qemu-img check -r all");
     if (incompatible & 2) return Corrupt(path, "the image is marked corrupt");
     if (incompatible & ~kKnownIncompatible) return Unsupported(path, "unsupported incompatible features");
     if (Get32(&h[96]) != 4) return Unsupported(path, "only 16-bit refcounts are supported");
@@ -219,11 +222,13 @@ Result<void> Qcow2Image::LoadTables() {
   refcount_table_entries_ = static_cast<std::uint64_t>(Get32(&h[56])) * cluster_size_ / 8;
   const std::uint64_t l2_entries = cluster_size_ / 8;
   if (l1_size < DivRoundUp(size_, cluster_size_ * l2_entries) || l1_size > (1u << 24) ||
-      refcount_table_entries_ > (1u << 24) || l1_offset_ % cluster_size_ || refcount_table_offset_ % cluster_size_) {
+      refcount_table_entries_ > (1u << 24) || l1_offset_ % cluster_size_ ||
+      refcount_table_offset_ % cluster_size_) {
     return Corrupt(path, "invalid table sizes or offsets");
   }
   l1_capacity_ = std::max<std::uint64_t>(DivRoundUp(l1_size * 8, cluster_size_), 1) * cluster_size_ / 8;
-  auto load = [&](std::uint64_t offset, std::uint64_t entries, std::vector<std::uint64_t>& out) -> Result<void> {
+  auto load = [&](std::uint64_t offset, std::uint64_t entries,
+                  std::vector<std::uint64_t>& out) -> Result<void> {
     std::vector<std::uint8_t> raw(entries * 8);
     if (Result<void> r = file_->ReadAt(offset, raw, "qcow2 table"); !r) return r;
     out.resize(entries);
@@ -262,15 +267,19 @@ Result<std::uint64_t> Qcow2Image::NewClusterLocked() {
   for (;;) {
     const std::uint64_t index = end_ / cluster_size_;
     const std::uint64_t table_index = index / per_block;
-    if (table_index >= refcount_table_entries_) return Unsupported(file_->path(), "the refcount table is full");
+    if (table_index >= refcount_table_entries_)
+      return Unsupported(file_->path(), "the refcount table is full");
     if (refcount_table_[table_index] == 0) {
       // A new refcount block describes itself: it takes the cluster it covers first.
       std::vector<std::uint8_t> block(cluster_size_, 0);
       block[(index % per_block) * 2 + 1] = 1;
-      if (Result<void> r = file_->WriteAt(end_, block, "qcow2 refcount block"); !r) return std::unexpected(r.error());
+      if (Result<void> r = file_->WriteAt(end_, block, "qcow2 refcount block"); !r)
+        return std::unexpected(r.error());
       std::uint8_t raw[8];
       Put64(raw, end_);
-      if (Result<void> r = file_->WriteAt(refcount_table_offset_ + table_index * 8, raw, "qcow2 refcount table"); !r) {
+      if (Result<void> r =
+              file_->WriteAt(refcount_table_offset_ + table_index * 8, raw, "qcow2 refcount table");
+          !r) {
         return std::unexpected(r.error());
       }
       refcount_table_[table_index] = end_;
@@ -291,7 +300,8 @@ Result<void> Qcow2Image::SetRefcountLocked(std::uint64_t index, std::uint16_t va
   return file_->WriteAt(block + (index % per_block) * 2, raw, "qcow2 refcount block");
 }
 
-Result<void> Qcow2Image::ReadCluster(std::uint64_t host, std::uint64_t in_cluster, std::span<std::uint8_t> out) {
+Result<void> Qcow2Image::ReadCluster(std::uint64_t host, std::uint64_t in_cluster,
+                                     std::span<std::uint8_t> out) {
   if (!ciphers_) return file_->ReadAt(host + in_cluster, out, "data");
   Result<CipherPool::Lease> cipher = ciphers_->Acquire();
   if (!cipher) return std::unexpected(cipher.error());
@@ -308,13 +318,15 @@ Result<void> Qcow2Image::WriteCluster(std::uint64_t host, std::uint64_t in_clust
 
 Result<void> Qcow2Image::Read(std::uint64_t offset, std::span<std::uint8_t> out) {
   if (offset > size_ || out.size() > size_ - offset) {
-    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kStorage, "invalid argument: range is beyond the volume capacity");
+    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kStorage,
+                "invalid argument: range is beyond the volume capacity");
   }
   std::size_t done = 0;
   while (done < out.size()) {
     const std::uint64_t pos = offset + done;
     const std::uint64_t in_cluster = pos % cluster_size_;
-    const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(cluster_size_ - in_cluster, out.size() - done));
+    const std::size_t len =
+        static_cast<std::size_t>(std::min<std::uint64_t>(cluster_size_ - in_cluster, out.size() - done));
     Result<std::uint64_t> host = LookupCluster(pos);
     if (!host) return std::unexpected(host.error());
     std::span<std::uint8_t> piece = out.subspan(done, len);
@@ -330,7 +342,8 @@ Result<void> Qcow2Image::Read(std::uint64_t offset, std::span<std::uint8_t> out)
 
 Result<void> Qcow2Image::Write(std::uint64_t offset, std::span<const std::uint8_t> data) {
   if (offset > size_ || data.size() > size_ - offset) {
-    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kStorage, "invalid argument: range is beyond the volume capacity");
+    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kStorage,
+                "invalid argument: range is beyond the volume capacity");
   }
   const std::uint64_t l2_entries = cluster_size_ / 8;
   std::vector<std::uint8_t> whole;
@@ -338,7 +351,8 @@ Result<void> Qcow2Image::Write(std::uint64_t offset, std::span<const std::uint8_
   while (done < data.size()) {
     const std::uint64_t pos = offset + done;
     const std::uint64_t in_cluster = pos % cluster_size_;
-    const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(cluster_size_ - in_cluster, data.size() - done));
+    const std::size_t len =
+        static_cast<std::size_t>(std::min<std::uint64_t>(cluster_size_ - in_cluster, data.size() - done));
     std::span<const std::uint8_t> piece = data.subspan(done, len);
     Result<std::uint64_t> host = LookupCluster(pos);
     if (!host) return std::unexpected(host.error());
@@ -369,12 +383,14 @@ Result<void> Qcow2Image::Write(std::uint64_t offset, std::span<const std::uint8_
       if (Result<void> r = file_->WriteAt(*table, zeros, "qcow2 L2 table"); !r) return r;
       std::uint8_t raw[8];
       Put64(raw, *table | kCopied);
-      if (Result<void> r = file_->WriteAt(l1_offset_ + (cluster / l2_entries) * 8, raw, "qcow2 L1 table"); !r) return r;
+      if (Result<void> r = file_->WriteAt(l1_offset_ + (cluster / l2_entries) * 8, raw, "qcow2 L1 table"); !r)
+        return r;
       l1_entry = *table | kCopied;
     }
     std::uint8_t raw[8];
     Put64(raw, fresh | kCopied);
-    if (Result<void> r = file_->WriteAt((l1_entry & kOffsetMask) + (cluster % l2_entries) * 8, raw, "qcow2 L2 table");
+    if (Result<void> r =
+            file_->WriteAt((l1_entry & kOffsetMask) + (cluster % l2_entries) * 8, raw, "qcow2 L2 table");
         !r) {
       return r;
     }

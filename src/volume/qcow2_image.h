@@ -39,9 +39,9 @@ namespace vsecret::volume {
 struct Qcow2Info {
   std::uint32_t version = 3;
   std::uint32_t cluster_bits = 16;
-  std::uint64_t size = 0;              // virtual size
-  std::uint32_t crypt_method = 0;      // 0 none, 1 legacy AES, 2 LUKS
-  std::uint64_t luks_offset = 0;       // FDE extension, when crypt_method == 2
+  std::uint64_t size = 0;          // virtual size
+  std::uint32_t crypt_method = 0;  // 0 none, 1 legacy AES, 2 LUKS
+  std::uint64_t luks_offset = 0;   // FDE extension, when crypt_method == 2
   std::uint64_t luks_length = 0;
   bool has_backing = false;
   bool lazy_refcounts = false;
@@ -64,10 +64,12 @@ class Qcow2Image final : public VolumeImage {
  public:
   // Creates path (which must not exist) as an empty image; removed again on failure.
   static Result<std::unique_ptr<Qcow2Image>> Create(const std::string& path, mode_t perms,
-                                                    const Qcow2CreateOptions& options, const SecretBytes* passphrase);
+                                                    const Qcow2CreateOptions& options,
+                                                    const SecretBytes* passphrase);
   // Opens an image for data access; encrypted images need the passphrase (nullptr otherwise).
   // Opening writes nothing.
-  static Result<std::unique_ptr<Qcow2Image>> Open(std::unique_ptr<BlockFile> file, const SecretBytes* passphrase);
+  static Result<std::unique_ptr<Qcow2Image>> Open(std::unique_ptr<BlockFile> file,
+                                                  const SecretBytes* passphrase);
 
   std::uint64_t capacity() const override { return size_; }
   Result<void> Read(std::uint64_t offset, std::span<std::uint8_t> out) override;
@@ -104,10 +106,10 @@ class Qcow2Image final : public VolumeImage {
   std::optional<UnlockedLuks> luks_;
   std::unique_ptr<CipherPool> ciphers_;
 
-  std::mutex mutex_;                       // serialises metadata changes
-  std::vector<std::uint64_t> l1_;          // guarded by mutex_ (host byte order, flags included)
+  std::mutex mutex_;                           // serialises metadata changes
+  std::vector<std::uint64_t> l1_;              // guarded by mutex_ (host byte order, flags included)
   std::vector<std::uint64_t> refcount_table_;  // guarded by mutex_
-  std::uint64_t end_ = 0;                  // guarded by mutex_: next free host offset
+  std::uint64_t end_ = 0;                      // guarded by mutex_: next free host offset
 };
 
 }  // namespace vsecret::volume

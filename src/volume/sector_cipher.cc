@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "volume/aesni_xts.h"
+
 namespace vsecret::volume {
 namespace {
 
@@ -37,7 +39,8 @@ std::string EvpName(const CipherSpec& spec) {
 
 CtxPtr NewKeyedContext(const EVP_CIPHER* cipher, const std::uint8_t* key, bool encrypt) {
   CtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_CipherInit_ex2(ctx.get(), cipher, key, nullptr, encrypt ? 1 : 0, nullptr) != 1) return nullptr;
+  if (!ctx || EVP_CipherInit_ex2(ctx.get(), cipher, key, nullptr, encrypt ? 1 : 0, nullptr) != 1)
+    return nullptr;
   EVP_CIPHER_CTX_set_padding(ctx.get(), 0);
   return ctx;
 }
@@ -106,10 +109,10 @@ Result<CipherSpec> ParseCipherSpec(std::string_view cipher_name, std::string_vie
 
   const std::uint32_t aes_key = spec.mode == ChainMode::kXts ? key_bytes / 2 : key_bytes;
   const bool valid_size = spec.mode == ChainMode::kXts ? (key_bytes == 32 || key_bytes == 64)
-                                                        : (aes_key == 16 || aes_key == 24 || aes_key == 32);
+                                                       : (aes_key == 16 || aes_key == 24 || aes_key == 32);
   if (cipher_name != "aes" || !valid_size) {
-    return Unsupported("Algorithm '" + std::string(cipher_name) + "' with key size " + std::to_string(key_bytes) +
-                       " bytes not supported");
+    return Unsupported("Algorithm '" + std::string(cipher_name) + "' with key size " +
+                       std::to_string(key_bytes) + " bytes not supported");
   }
   return spec;
 }
@@ -118,6 +121,8 @@ struct SectorCipher::Contexts {
   CtxPtr enc;
   CtxPtr dec;
   CtxPtr essiv;  // ECB encryptor keyed with H(master key); null unless essiv
+  // XTS through AES-NI directly when the CPU has it (see aesni_xts.h); immutable, so clones share it.
+  std::shared_ptr<const AesNiXts> xts;
 };
 
 SectorCipher::SectorCipher(CipherSpec spec, std::unique_ptr<Contexts> ctx)
@@ -125,7 +130,8 @@ SectorCipher::SectorCipher(CipherSpec spec, std::unique_ptr<Contexts> ctx)
 SectorCipher::~SectorCipher() = default;
 
 Result<std::unique_ptr<SectorCipher>> SectorCipher::Create(const CipherSpec& spec, const SecretBytes& key) {
-  if (key.size() != spec.key_bytes) return InternalError(ErrorDomain::kCrypto, "master key has the wrong size");
+  if (key.size() != spec.key_bytes)
+    return InternalError(ErrorDomain::kCrypto, "master key has the wrong size");
   CipherPtr cipher(EVP_CIPHER_fetch(nullptr, EvpName(spec).c_str(), nullptr));
   if (!cipher) return Unsupported("cipher " + EvpName(spec) + " is not available in OpenSSL");
   auto ctx = std::make_unique<Contexts>();
@@ -133,6 +139,7 @@ Result<std::unique_ptr<SectorCipher>> SectorCipher::Create(const CipherSpec& spe
   // CTR decrypts by encrypting the counter stream.
   ctx->dec = NewKeyedContext(cipher.get(), key.data(), spec.mode == ChainMode::kCtr);
   if (!ctx->enc || !ctx->dec) return CryptoError("cannot initialise the sector cipher");
+  if (spec.mode == ChainMode::kXts && AesNiXts::Available()) ctx->xts = AesNiXts::Create(key.span());
   if (spec.ivgen == IvGenerator::kEssiv) {
     const HashAlgo hash = spec.ivgen_hash.value_or(HashAlgo::kSha256);
     std::uint8_t salt[64];
@@ -151,7 +158,9 @@ Result<std::unique_ptr<SectorCipher>> SectorCipher::Clone() const {
   ctx->enc = CopyContext(ctx_->enc.get());
   ctx->dec = CopyContext(ctx_->dec.get());
   if (ctx_->essiv) ctx->essiv = CopyContext(ctx_->essiv.get());
-  if (!ctx->enc || !ctx->dec || (ctx_->essiv && !ctx->essiv)) return CryptoError("cannot copy the sector cipher");
+  ctx->xts = ctx_->xts;
+  if (!ctx->enc || !ctx->dec || (ctx_->essiv && !ctx->essiv))
+    return CryptoError("cannot copy the sector cipher");
   return std::unique_ptr<SectorCipher>(new SectorCipher(spec_, std::move(ctx)));
 }
 
@@ -164,7 +173,8 @@ Result<void> SectorCipher::Decrypt(std::uint64_t first_sector, std::span<std::ui
 }
 
 Result<void> SectorCipher::Run(bool encrypt, std::uint64_t first_sector, std::span<std::uint8_t> data) {
-  if (data.size() % kSectorSize != 0) return InternalError(ErrorDomain::kCrypto, "data is not sector aligned");
+  if (data.size() % kSectorSize != 0)
+    return InternalError(ErrorDomain::kCrypto, "data is not sector aligned");
   EVP_CIPHER_CTX* ctx = encrypt ? ctx_->enc.get() : ctx_->dec.get();
   const std::size_t sectors = data.size() / kSectorSize;
   std::uint8_t iv[kIvSize];
@@ -175,9 +185,18 @@ Result<void> SectorCipher::Run(bool encrypt, std::uint64_t first_sector, std::sp
     for (int b = 0; b < 8; ++b) iv[b] = static_cast<std::uint8_t>(counter >> (8 * b));
     if (ctx_->essiv) {
       int len = 0;
-      if (EVP_EncryptUpdate(ctx_->essiv.get(), iv, &len, iv, kIvSize) != 1) return CryptoError("ESSIV failed");
+      if (EVP_EncryptUpdate(ctx_->essiv.get(), iv, &len, iv, kIvSize) != 1)
+        return CryptoError("ESSIV failed");
     }
     std::uint8_t* sector = data.data() + i * kSectorSize;
+    if (ctx_->xts) {
+      if (encrypt) {
+        ctx_->xts->EncryptSector(iv, sector);
+      } else {
+        ctx_->xts->DecryptSector(iv, sector);
+      }
+      continue;
+    }
     int len = 0;
     if (EVP_CipherInit_ex2(ctx, nullptr, nullptr, iv, -1, nullptr) != 1 ||
         EVP_CipherUpdate(ctx, sector, &len, sector, static_cast<int>(kSectorSize)) != 1 ||

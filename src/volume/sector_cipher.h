@@ -42,7 +42,7 @@ struct CipherSpec {
   ChainMode mode = ChainMode::kXts;
   IvGenerator ivgen = IvGenerator::kPlain64;
   std::optional<HashAlgo> ivgen_hash;  // essiv only
-  std::uint32_t key_bytes = 64;         // the master key: both halves for xts
+  std::uint32_t key_bytes = 64;        // the master key: both halves for xts
 
   // "xts-plain64", "cbc-essiv:sha256" (never ":hash" for plain/plain64: cryptsetup rejects it).
   std::string ModeString() const;

@@ -82,8 +82,8 @@ class StorageDriver {
  public:
   // secrets is borrowed and must outlive the driver. Creates the directories, then starts the
   // pools marked autostart (once per state directory, like libvirt once per boot).
-  static Result<std::unique_ptr<StorageDriver>> Open(StoragePaths paths, SecretDriver* secrets,
-                                                     StorageOptions options = StorageOptions::FromEnvironment());
+  static Result<std::unique_ptr<StorageDriver>> Open(
+      StoragePaths paths, SecretDriver* secrets, StorageOptions options = StorageOptions::FromEnvironment());
   ~StorageDriver();
 
   // ---- pools (storage_pools.cc)

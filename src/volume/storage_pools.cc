@@ -20,7 +20,8 @@ constexpr auto kNoStoragePool = static_cast<ErrorCode>(49);  // VIR_ERR_NO_STORA
 constexpr char kAutostartedMarker[] = "/autostarted";
 
 std::unexpected<Error> OperationInvalid(const std::string& detail) {
-  return Fail(ErrorCode::kOperationInvalid, ErrorDomain::kStorage, "Requested operation is not valid: " + detail);
+  return Fail(ErrorCode::kOperationInvalid, ErrorDomain::kStorage,
+              "Requested operation is not valid: " + detail);
 }
 
 std::unexpected<Error> OperationFailed(const std::string& detail) {
@@ -51,7 +52,8 @@ std::string ReadSmallFile(const std::string& path) {
 }  // namespace
 
 StoragePaths StoragePaths::ForSecretStore(const StorePaths& secrets) {
-  return StoragePaths{DirectoryOf(secrets.config_dir) + "/storage", DirectoryOf(secrets.state_dir) + "/storage"};
+  return StoragePaths{DirectoryOf(secrets.config_dir) + "/storage",
+                      DirectoryOf(secrets.state_dir) + "/storage"};
 }
 
 StorageOptions StorageOptions::FromEnvironment() {
@@ -110,7 +112,8 @@ Result<std::unique_ptr<StorageDriver>> StorageDriver::Open(StoragePaths paths, S
 Result<void> StorageDriver::LoadPools() {
   auto names = Env::Default()->GetChildren(paths_.config_dir);
   if (!names) {
-    return SystemError(ErrorDomain::kStorage, names.error().errnum, "cannot open directory '" + paths_.config_dir + "'");
+    return SystemError(ErrorDomain::kStorage, names.error().errnum,
+                       "cannot open directory '" + paths_.config_dir + "'");
   }
   std::sort(names->begin(), names->end());
   for (const std::string& file : *names) {
@@ -189,8 +192,8 @@ Result<void> StorageDriver::WritePoolConfig(const PoolDef& def) {
   const std::string content =
       "<!--\nWARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE\n"
       "OVERWRITTEN AND LOST. Changes to this xml configuration should be made using:\n"
-      "  vsecret pool-define " + def.name + "\nor other application using the vsecret API.\n-->\n\n" +
-      FormatPoolXml(def, PoolSizes{});
+      "  vsecret pool-define " +
+      def.name + "\nor other application using the vsecret API.\n-->\n\n" + FormatPoolXml(def, PoolSizes{});
   return WriteFile(paths_.config_dir + "/" + def.name + ".xml", content);
 }
 
@@ -202,18 +205,20 @@ Result<PoolDef> StorageDriver::DefinePool(std::string_view xml) {
   Result<PoolDef> def = ParsePoolXml(xml);
   if (!def) return def;
   if (def->type != kPoolTypeDir) {
-    return InternalError(ErrorDomain::kStorage, "missing backend for pool type " + std::to_string(def->type) + " (" +
-                                                    std::string(PoolTypeName(def->type)) + ")");
+    return InternalError(ErrorDomain::kStorage, "missing backend for pool type " + std::to_string(def->type) +
+                                                    " (" + std::string(PoolTypeName(def->type)) + ")");
   }
   Pool* existing = nullptr;
   for (const auto& pool : pools_) {
     if (pool->def.uuid == def->uuid) {
       if (pool->def.name != def->name) {
-        return OperationFailed("pool '" + pool->def.name + "' is already defined with uuid " + def->uuid.ToString());
+        return OperationFailed("pool '" + pool->def.name + "' is already defined with uuid " +
+                               def->uuid.ToString());
       }
       existing = pool.get();
     } else if (pool->def.name == def->name) {
-      return OperationFailed("pool '" + def->name + "' already exists with uuid " + pool->def.uuid.ToString());
+      return OperationFailed("pool '" + def->name + "' already exists with uuid " +
+                             pool->def.uuid.ToString());
     }
   }
   for (const auto& pool : pools_) {
@@ -238,7 +243,8 @@ Result<void> StorageDriver::UndefinePool(const std::string& name) {
   if ((*pool)->active) return OperationInvalid("storage pool '" + name + "' is still active");
   ::unlink((paths_.config_dir + "/autostart/" + name + ".xml").c_str());
   if (::unlink((paths_.config_dir + "/" + name + ".xml").c_str()) != 0 && errno != ENOENT) {
-    return SystemError(ErrorDomain::kStorage, errno, "cannot remove config file '" + paths_.config_dir + "/" + name + ".xml'");
+    return SystemError(ErrorDomain::kStorage, errno,
+                       "cannot remove config file '" + paths_.config_dir + "/" + name + ".xml'");
   }
   std::erase_if(pools_, [&](const auto& p) { return p.get() == *pool; });
   return {};
@@ -256,7 +262,8 @@ Result<void> StorageDriver::BuildPool(const std::string& name) {
     return SystemError(ErrorDomain::kStorage, made.error().errnum, "cannot create path '" + dir + "'");
   }
   if (::chmod(dir.c_str(), mode) != 0) {
-    return SystemError(ErrorDomain::kStorage, errno, "cannot set mode of '" + dir + "' to " + std::to_string(mode));
+    return SystemError(ErrorDomain::kStorage, errno,
+                       "cannot set mode of '" + dir + "' to " + std::to_string(mode));
   }
   if ((def.perms.owner || def.perms.group) &&
       ::chown(dir.c_str(), def.perms.owner.value_or(static_cast<uid_t>(-1)),
@@ -272,7 +279,8 @@ Result<void> StorageDriver::StartPool(const std::string& name) {
   if ((*pool)->active) return OperationInvalid("storage pool '" + name + "' is already active");
   DIR* dir = ::opendir((*pool)->def.target_path.c_str());
   if (dir == nullptr) {
-    return SystemError(ErrorDomain::kStorage, errno, "cannot open directory '" + (*pool)->def.target_path + "'");
+    return SystemError(ErrorDomain::kStorage, errno,
+                       "cannot open directory '" + (*pool)->def.target_path + "'");
   }
   ::closedir(dir);
   (*pool)->active = true;
@@ -312,7 +320,8 @@ Result<void> StorageDriver::RefreshPool(const std::string& name) {
   // Forget volumes whose files are gone.
   if (auto known = Env::Default()->GetChildren(vols)) {
     for (const std::string& entry : *known) {
-      if (entry.size() > 4 && std::find(files->begin(), files->end(), entry.substr(0, entry.size() - 4)) == files->end()) {
+      if (entry.size() > 4 &&
+          std::find(files->begin(), files->end(), entry.substr(0, entry.size() - 4)) == files->end()) {
         ::unlink((vols + "/" + entry).c_str());
       }
     }

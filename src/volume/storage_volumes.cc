@@ -1,12 +1,12 @@
 // Volume half of StorageDriver: lookups, create/delete, resize, upload/download, wipe.
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <strings.h>
 
 #include "base/env.h"
 #include "store/atomic_file.h"
@@ -75,7 +75,8 @@ Result<LuksFormatOptions> FormatOptionsFor(const EncryptionDef& enc, const KdfOp
     return Unsupported("cipher '" + c.name + "' is not supported: vsecret encrypts volumes with aes");
   }
   const std::string mode = c.mode.value_or("xts");
-  if (mode != "xts" && mode != "cbc") return Unsupported("cipher mode '" + mode + "' is not supported (xts or cbc)");
+  if (mode != "xts" && mode != "cbc")
+    return Unsupported("cipher mode '" + mode + "' is not supported (xts or cbc)");
   if (c.size != 128 && c.size != 256) {
     // aes-192: OpenSSL has no AES-192-XTS, and qemu aborts on aes-192-cbc (96000 bytes of key
     // material are not whole sectors).
@@ -107,7 +108,9 @@ Timestamp StatTime(const timespec& ts) { return Timestamp{ts.tv_sec, ts.tv_nsec}
 
 }  // namespace
 
-std::string StorageDriver::VolumesDir(const std::string& pool) const { return paths_.state_dir + "/" + pool + ".vols"; }
+std::string StorageDriver::VolumesDir(const std::string& pool) const {
+  return paths_.state_dir + "/" + pool + ".vols";
+}
 
 std::string StorageDriver::MetadataPath(const std::string& pool, const std::string& vol) const {
   return VolumesDir(pool) + "/" + vol + ".xml";
@@ -122,7 +125,8 @@ Result<void> StorageDriver::WriteVolumeMetadata(const std::string& pool, const s
                                {reinterpret_cast<const std::uint8_t*>(xml.data()), xml.size()}, 0600);
 }
 
-std::optional<EncryptionDef> StorageDriver::ReadVolumeMetadata(const std::string& pool, const std::string& vol) const {
+std::optional<EncryptionDef> StorageDriver::ReadVolumeMetadata(const std::string& pool,
+                                                               const std::string& vol) const {
   FILE* f = std::fopen(MetadataPath(pool, vol).c_str(), "re");
   if (f == nullptr) return std::nullopt;
   std::string xml;
@@ -152,8 +156,9 @@ Result<std::vector<VolumeStatus>> StorageDriver::ListVolumes(const std::string& 
     if (status) out.push_back(std::move(*status));
   }
   // virsh sorts volume lists case-insensitively by name.
-  std::sort(out.begin(), out.end(),
-            [](const VolumeStatus& a, const VolumeStatus& b) { return strcasecmp(a.name.c_str(), b.name.c_str()) < 0; });
+  std::sort(out.begin(), out.end(), [](const VolumeStatus& a, const VolumeStatus& b) {
+    return strcasecmp(a.name.c_str(), b.name.c_str()) < 0;
+  });
   return out;
 }
 
@@ -176,7 +181,8 @@ Result<VolumeRef> StorageDriver::LookupVolumeByPath(std::string_view key_or_path
     if (clean.rfind(prefix, 0) != 0) continue;
     const std::string name = clean.substr(prefix.size());
     if (name.empty() || name.find('/') != std::string::npos) continue;
-    if (::access(MetadataPath(pool->def.name, name).c_str(), F_OK) == 0) return VolumeRef{pool->def.name, name, clean};
+    if (::access(MetadataPath(pool->def.name, name).c_str(), F_OK) == 0)
+      return VolumeRef{pool->def.name, name, clean};
   }
   return NoVolume("no storage vol with matching path '" + std::string(key_or_path) + "'");
 }
@@ -211,9 +217,10 @@ Result<VolumeStatus> StorageDriver::GetVolume(const VolumeRef& vol) {
 
 Result<SecretBytes> StorageDriver::FetchPassphrase(const EncryptionDef& enc, const std::string& path) {
   if (enc.secrets.size() > 1) {
-    return InvalidArg(ErrorDomain::kStorage,
-                      "invalid argument: A single <secret type='passphrase'...> element is expected in encryption "
-                      "description");
+    return InvalidArg(
+        ErrorDomain::kStorage,
+        "invalid argument: A single <secret type='passphrase'...> element is expected in encryption "
+        "description");
   }
   if (enc.secrets.empty()) return secrets_->GetValueForConsumer(UsageType::kVolume, path);
   const EncryptionSecret& s = enc.secrets.front();
@@ -247,7 +254,8 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
 
   // The checks and their order are libvirt 9.0's (storageBackendCreateQemuImg and friends).
   if (enc && !raw && !qcow2) {
-    return Unsupported("volume encryption unsupported with format " + std::string(VolumeFormatName(def->format)));
+    return Unsupported("volume encryption unsupported with format " +
+                       std::string(VolumeFormatName(def->format)));
   }
   if (!raw && !qcow2) {
     return Unsupported("creating volumes of format " + std::string(VolumeFormatName(def->format)) +
@@ -263,7 +271,8 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
       return Unsupported("creation of qcow2 encrypted image is not supported");
     }
     if (enc->format != EncryptionFormat::kLuks) {
-      return Unsupported("unsupported volume encryption format " + std::to_string(static_cast<int>(enc->format)));
+      return Unsupported("unsupported volume encryption format " +
+                         std::to_string(static_cast<int>(enc->format)));
     }
     if (enc->secrets.size() != 1) {
       return InvalidArg(ErrorDomain::kStorage,
@@ -274,9 +283,10 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
     if (!value) return std::unexpected(value.error());
     passphrase = std::move(*value);
     if (!IsQemuPassphrase(passphrase)) {
-      return Fail(ErrorCode::kInvalidSecret, ErrorDomain::kStorage,
-                  "Invalid secret: the secret value is not valid UTF-8 or contains a NUL byte, so qemu could not "
-                  "use it as a LUKS passphrase");
+      return Fail(
+          ErrorCode::kInvalidSecret, ErrorDomain::kStorage,
+          "Invalid secret: the secret value is not valid UTF-8 or contains a NUL byte, so qemu could not "
+          "use it as a LUKS passphrase");
     }
     Result<LuksFormatOptions> options = FormatOptionsFor(*enc, options_.kdf);
     if (!options) return std::unexpected(options.error());
@@ -297,7 +307,8 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
     o.capacity = capacity;
     o.version3 = def->compat.has_value() && *def->compat != "0.10";
     o.luks = luks;
-    Result<std::unique_ptr<Qcow2Image>> image = Qcow2Image::Create(path, mode, o, luks ? &passphrase : nullptr);
+    Result<std::unique_ptr<Qcow2Image>> image =
+        Qcow2Image::Create(path, mode, o, luks ? &passphrase : nullptr);
     if (!image) return std::unexpected(image.error());
   } else if (luks) {
     Result<std::unique_ptr<LuksImage>> image = LuksImage::Create(path, mode, capacity, passphrase, *luks);
@@ -305,7 +316,8 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
     // An explicit full <allocation> asks for a zero-filled volume (qemu and libvirt leave a new
     // LUKS payload as decrypted noise; spec §11 statement 37).
     if (def->allocation && *def->allocation >= capacity && capacity > 0) {
-      if (Result<void> r = FillImage(**image, 0, (*image)->capacity(), false, transfer); !r) return cleanup(r.error());
+      if (Result<void> r = FillImage(**image, 0, (*image)->capacity(), false, transfer); !r)
+        return cleanup(r.error());
       if (Result<void> r = (*image)->Flush(); !r) return cleanup(r.error());
     }
   } else {
@@ -317,9 +329,10 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
     if (allocation > 0) {
       const int err = ::posix_fallocate((*file)->fd(), 0, static_cast<off_t>(allocation));
       if (err != 0 && err != EOPNOTSUPP && err != EINVAL) {
-        return cleanup(SystemError(ErrorDomain::kStorage, err, "cannot allocate " + std::to_string(allocation) +
-                                                                   " bytes in file '" + path + "'")
-                           .error());
+        return cleanup(
+            SystemError(ErrorDomain::kStorage, err,
+                        "cannot allocate " + std::to_string(allocation) + " bytes in file '" + path + "'")
+                .error());
       }
     }
   }
@@ -369,8 +382,8 @@ Result<std::unique_ptr<VolumeImage>> StorageDriver::OpenImage(const VolumeRef& v
   return std::unique_ptr<VolumeImage>(std::move(*image));
 }
 
-Result<std::uint64_t> StorageDriver::ResizeVolume(const VolumeRef& vol, std::uint64_t capacity, unsigned flags,
-                                                  const ProgressFn& progress) {
+Result<std::uint64_t> StorageDriver::ResizeVolume(const VolumeRef& vol, std::uint64_t capacity,
+                                                  unsigned flags, const ProgressFn& progress) {
   Result<std::unique_ptr<VolumeImage>> image = OpenImage(vol);
   if (!image) return std::unexpected(image.error());
   const std::uint64_t current = (*image)->capacity();
@@ -378,9 +391,10 @@ Result<std::uint64_t> StorageDriver::ResizeVolume(const VolumeRef& vol, std::uin
     capacity = (flags & kResizeShrink) ? current - std::min(capacity, current) : capacity + current;
   }
   if (capacity < current && !(flags & kResizeShrink)) {
-    return InvalidArg(ErrorDomain::kStorage,
-                      "invalid argument: Can't shrink capacity below current capacity unless shrink flag explicitly "
-                      "specified");
+    return InvalidArg(
+        ErrorDomain::kStorage,
+        "invalid argument: Can't shrink capacity below current capacity unless shrink flag explicitly "
+        "specified");
   }
   if (Result<void> r = (*image)->Resize(capacity); !r) return std::unexpected(r.error());
   if ((flags & kResizeAllocate) && capacity > current) {
@@ -396,18 +410,17 @@ Result<std::uint64_t> StorageDriver::ResizeVolume(const VolumeRef& vol, std::uin
   return (*image)->capacity();
 }
 
-Result<std::uint64_t> StorageDriver::Upload(const VolumeRef& vol, int fd, std::uint64_t offset, std::uint64_t length,
-                                            const ProgressFn& progress) {
+Result<std::uint64_t> StorageDriver::Upload(const VolumeRef& vol, int fd, std::uint64_t offset,
+                                            std::uint64_t length, const ProgressFn& progress) {
   Result<std::unique_ptr<VolumeImage>> image = OpenImage(vol);
   if (!image) return std::unexpected(image.error());
   TransferOptions transfer;
   transfer.threads = options_.threads;
   transfer.progress = progress;
-  Result<std::uint64_t> done =
-      CopyToImage(fd, **image, offset, length ? std::optional<std::uint64_t>(length) : std::nullopt, transfer);
-  if (!done) return done;
-  if (Result<void> r = (*image)->Flush(); !r) return std::unexpected(r.error());
-  return done;
+  // No fdatasync at the end, like libvirt's upload stream and qemu-img convert (cache=unsafe):
+  // the data is in the page cache and reaches the disk with normal writeback.
+  return CopyToImage(fd, **image, offset, length ? std::optional<std::uint64_t>(length) : std::nullopt,
+                     transfer);
 }
 
 Result<std::uint64_t> StorageDriver::Download(const VolumeRef& vol, int fd, std::uint64_t offset,
@@ -417,8 +430,8 @@ Result<std::uint64_t> StorageDriver::Download(const VolumeRef& vol, int fd, std:
   const std::uint64_t capacity = (*image)->capacity();
   if (offset > capacity) {
     return InvalidArg(ErrorDomain::kStorage, "invalid argument: offset " + std::to_string(offset) +
-                                                 " is beyond the volume capacity of " + std::to_string(capacity) +
-                                                 " bytes");
+                                                 " is beyond the volume capacity of " +
+                                                 std::to_string(capacity) + " bytes");
   }
   if (length == 0 || length > capacity - offset) length = capacity - offset;
   TransferOptions transfer;
@@ -437,7 +450,9 @@ Result<void> StorageDriver::Wipe(const VolumeRef& vol, WipeAlgorithm algorithm, 
   TransferOptions transfer;
   transfer.threads = options_.threads;
   transfer.progress = progress;
-  if (Result<void> r = FillImage(**image, 0, (*image)->capacity(), algorithm == WipeAlgorithm::kRandom, transfer); !r) {
+  if (Result<void> r =
+          FillImage(**image, 0, (*image)->capacity(), algorithm == WipeAlgorithm::kRandom, transfer);
+      !r) {
     return r;
   }
   return (*image)->Flush();

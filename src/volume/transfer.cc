@@ -132,8 +132,9 @@ Result<void> WriteFull(int fd, const std::uint8_t* buf, std::size_t len, std::op
 }
 
 std::unexpected<Error> BeyondCapacity(std::uint64_t capacity) {
-  return Fail(ErrorCode::kInvalidArg, ErrorDomain::kStorage,
-              "invalid argument: data goes beyond the volume capacity of " + std::to_string(capacity) + " bytes");
+  return Fail(
+      ErrorCode::kInvalidArg, ErrorDomain::kStorage,
+      "invalid argument: data goes beyond the volume capacity of " + std::to_string(capacity) + " bytes");
 }
 
 }  // namespace
@@ -147,7 +148,9 @@ Result<std::uint64_t> CopyToImage(int fd, VolumeImage& image, std::uint64_t offs
   if (!length && regular) {
     struct stat st;
     ::fstat(fd, &st);
-    length = static_cast<std::uint64_t>(st.st_size) > position ? static_cast<std::uint64_t>(st.st_size) - position : 0;
+    length = static_cast<std::uint64_t>(st.st_size) > position
+                 ? static_cast<std::uint64_t>(st.st_size) - position
+                 : 0;
   }
   // A stream of unknown length is planned up to the capacity and stops at end of input.
   const std::uint64_t planned = length.value_or(capacity - offset);
@@ -156,8 +159,8 @@ Result<std::uint64_t> CopyToImage(int fd, VolumeImage& image, std::uint64_t offs
   const std::uint64_t chunks = plan.count();
   Job job(planned, options);
   std::mutex input_mutex;
-  std::uint64_t next = 0;      // guarded by input_mutex (streams) / atomically claimed (files)
-  bool input_ended = false;    // guarded by input_mutex
+  std::uint64_t next = 0;    // guarded by input_mutex (streams) / atomically claimed (files)
+  bool input_ended = false;  // guarded by input_mutex
   std::atomic<std::uint64_t> next_file_chunk{0};
   std::atomic<std::uint64_t> written{0};
   job.RunWorkers([&] {
@@ -197,14 +200,16 @@ Result<std::uint64_t> CopyToImage(int fd, VolumeImage& image, std::uint64_t offs
         if (len < end - begin) {
           input_ended = true;
           if (length) {
-            job.Fail(InternalError(ErrorDomain::kStorage, "input ended before " + std::to_string(*length) + " bytes").error());
+            job.Fail(InternalError(ErrorDomain::kStorage,
+                                   "input ended before " + std::to_string(*length) + " bytes")
+                         .error());
             return;
           }
         }
         if (len == 0) return;
       }
       const std::uint64_t begin = plan.Range(k).first;
-      if (Result<void> r = image.Write(begin, {buffer.data(), len}); !r) {
+      if (Result<void> r = image.WriteClobbering(begin, {buffer.data(), len}); !r) {
         job.Fail(r.error());
         return;
       }

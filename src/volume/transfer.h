@@ -19,7 +19,7 @@ namespace vsecret::volume {
 
 struct TransferOptions {
   unsigned threads = 2;
-  std::uint64_t chunk = 4u << 20;
+  std::uint64_t chunk = 1u << 20;  // small enough to stay in cache between read, AES and write
   // Cumulative bytes, called under the engine's lock (never concurrently).
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };

@@ -28,6 +28,11 @@ class VolumeImage {
   // decrypted zeros, i.e. noise, as qemu; qcow2: zeros).
   virtual Result<void> Read(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
   virtual Result<void> Write(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
+  // Write that may overwrite `data` (with ciphertext), sparing encrypted formats a copy of every
+  // chunk in bulk transfers. The default copies.
+  virtual Result<void> WriteClobbering(std::uint64_t offset, std::span<std::uint8_t> data) {
+    return Write(offset, data);
+  }
   // Grows or shrinks the plaintext size; existing data below the new size is preserved.
   virtual Result<void> Resize(std::uint64_t new_capacity) = 0;
   // Makes written data durable (fdatasync).

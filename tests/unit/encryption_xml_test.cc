@@ -26,7 +26,8 @@ TEST_P(EncryptionXmlErrorTest, MatchesLibvirtMessage) {
 constexpr ErrorCase kErrorCases[] = {
     {"<encryption/>", "XML error: unknown volume encryption format"},
     {"<encryption format=''/>", "XML error: unknown volume encryption format"},
-    {"<encryption format='bogus'/>", "unsupported configuration: unknown volume encryption format type bogus"},
+    {"<encryption format='bogus'/>",
+     "unsupported configuration: unknown volume encryption format type bogus"},
     {"<encryption format='luks-any'/>",
      "unsupported configuration: unknown volume encryption format type luks-any"},
     {"<encryption format='luks' engine='default'/>",
@@ -79,7 +80,8 @@ constexpr ErrorCase kErrorCases[] = {
     {"<encryption format='luks'><cipher name='aes' size='256'/><ivgen hash='sha1'/></encryption>",
      "XML error: missing ivgen info name string"},
     // virXMLPropString ignores namespaces on attributes.
-    {"<encryption format='luks'><secret type='passphrase' usage='x' a:uuid='y' xmlns:a='urn:a'/></encryption>",
+    {"<encryption format='luks'><secret type='passphrase' usage='x' a:uuid='y' "
+     "xmlns:a='urn:a'/></encryption>",
      "XML error: either secret uuid or usage expected"},
     {"<secret/>", "XML error: expecting root element of 'encryption', not 'secret'"},
 };
@@ -108,7 +110,8 @@ TEST_P(EncryptionXmlRoundTripTest, FormatsLikeLibvirt) {
 constexpr RoundTripCase kRoundTrips[] = {
     // Spec §11 statement 23: the libvirt 9.0 vol-dumpxml fragment, byte for byte.
     {"<encryption format='luks'><secret type='passphrase' uuid='0a0a0a0a-1111-2222-3333-444444444444'/>"
-     "<cipher name='aes' size='256' mode='cbc' hash='sha256'/><ivgen name='essiv' hash='sha256'/></encryption>",
+     "<cipher name='aes' size='256' mode='cbc' hash='sha256'/><ivgen name='essiv' "
+     "hash='sha256'/></encryption>",
      "    <encryption format='luks'>\n"
      "      <secret type='passphrase' uuid='0a0a0a0a-1111-2222-3333-444444444444'/>\n"
      "      <cipher name='aes' size='256' mode='cbc' hash='sha256'/>\n"
@@ -164,7 +167,8 @@ INSTANTIATE_TEST_SUITE_P(EncryptionXmlRecorded, EncryptionXmlRoundTripTest, ::te
 TEST(EncryptionXmlTest, ParsedFields) {
   Result<EncryptionDef> def = ParseEncryptionXml(
       "<encryption format='luks'><secret type='passphrase' usage='/p/v'/>"
-      "<cipher name='aes' size='128' mode='cbc' hash='sha1'/><ivgen name='essiv' hash='sha256'/></encryption>");
+      "<cipher name='aes' size='128' mode='cbc' hash='sha1'/><ivgen name='essiv' "
+      "hash='sha256'/></encryption>");
   ASSERT_TRUE(def.has_value());
   EXPECT_EQ(def->format, EncryptionFormat::kLuks);
   EXPECT_EQ(def->engine, EncryptionEngine::kDefault);

@@ -3,8 +3,8 @@
 //    against OpenSSL's generic PKCS5_PBKDF2_HMAC for many shapes (long passwords, multi-block).
 //  * Sector engine: against a from-scratch XTS/CBC/ESSIV built in this test from single-block
 //    AES-ECB, so the IV generators and tweak handling are checked independently of the engine.
-#include <openssl/evp.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <array>
 #include <cstring>
@@ -30,7 +30,8 @@ std::string Hex(std::span<const std::uint8_t> b) {
   return out;
 }
 
-std::string Pbkdf2Hex(HashAlgo hash, std::string_view pass, std::string_view salt, std::uint32_t iter, std::size_t len) {
+std::string Pbkdf2Hex(HashAlgo hash, std::string_view pass, std::string_view salt, std::uint32_t iter,
+                      std::size_t len) {
   std::vector<std::uint8_t> out(len);
   auto p = Bytes(pass);
   auto s = Bytes(salt);
@@ -39,10 +40,14 @@ std::string Pbkdf2Hex(HashAlgo hash, std::string_view pass, std::string_view sal
 }
 
 TEST(LuksCryptoTest, Pbkdf2Rfc6070Sha1) {
-  EXPECT_EQ(Pbkdf2Hex(HashAlgo::kSha1, "password", "salt", 1, 20), "0c60c80f961f0e71f3a9b524af6012062fe037a6");
-  EXPECT_EQ(Pbkdf2Hex(HashAlgo::kSha1, "password", "salt", 2, 20), "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957");
-  EXPECT_EQ(Pbkdf2Hex(HashAlgo::kSha1, "password", "salt", 4096, 20), "4b007901b765489abead49d926f721d065a429c1");
-  EXPECT_EQ(Pbkdf2Hex(HashAlgo::kSha1, "passwordPASSWORDpassword", "saltSALTsaltSALTsaltSALTsaltSALTsalt", 4096, 25),
+  EXPECT_EQ(Pbkdf2Hex(HashAlgo::kSha1, "password", "salt", 1, 20),
+            "0c60c80f961f0e71f3a9b524af6012062fe037a6");
+  EXPECT_EQ(Pbkdf2Hex(HashAlgo::kSha1, "password", "salt", 2, 20),
+            "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957");
+  EXPECT_EQ(Pbkdf2Hex(HashAlgo::kSha1, "password", "salt", 4096, 20),
+            "4b007901b765489abead49d926f721d065a429c1");
+  EXPECT_EQ(Pbkdf2Hex(HashAlgo::kSha1, "passwordPASSWORDpassword", "saltSALTsaltSALTsaltSALTsaltSALTsalt",
+                      4096, 25),
             "3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038");
 }
 
@@ -71,7 +76,8 @@ TEST(LuksCryptoTest, Pbkdf2FastPathMatchesOpenSsl) {
                                     salt.data(), static_cast<int>(salt.size()), static_cast<int>(iter), md,
                                     static_cast<int>(out_len), theirs.data()),
                   1);
-        EXPECT_EQ(ours, theirs) << HashName(hash) << " pass " << pass_len << " out " << out_len << " iter " << iter;
+        EXPECT_EQ(ours, theirs) << HashName(hash) << " pass " << pass_len << " out " << out_len << " iter "
+                                << iter;
       }
     }
   }
@@ -154,7 +160,9 @@ TEST(LuksCryptoTest, AfMergeKnownShape) {
 // Reference sector modes from single AES blocks.
 
 void AesBlock(const std::vector<std::uint8_t>& key, const std::uint8_t* in, std::uint8_t* out, bool enc) {
-  const EVP_CIPHER* c = key.size() == 16 ? EVP_aes_128_ecb() : key.size() == 24 ? EVP_aes_192_ecb() : EVP_aes_256_ecb();
+  const EVP_CIPHER* c = key.size() == 16   ? EVP_aes_128_ecb()
+                        : key.size() == 24 ? EVP_aes_192_ecb()
+                                           : EVP_aes_256_ecb();
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   EVP_CipherInit_ex(ctx, c, nullptr, key.data(), nullptr, enc ? 1 : 0);
   EVP_CIPHER_CTX_set_padding(ctx, 0);
@@ -193,7 +201,8 @@ void RefXts(const std::vector<std::uint8_t>& key, std::array<std::uint8_t, 16> t
   }
 }
 
-void RefCbcEncrypt(const std::vector<std::uint8_t>& key, std::array<std::uint8_t, 16> iv, std::uint8_t* sector) {
+void RefCbcEncrypt(const std::vector<std::uint8_t>& key, std::array<std::uint8_t, 16> iv,
+                   std::uint8_t* sector) {
   std::uint8_t prev[16];
   std::memcpy(prev, iv.data(), 16);
   for (std::size_t b = 0; b < 32; ++b) {
@@ -210,7 +219,9 @@ std::vector<std::uint8_t> RandomVec(std::size_t n, unsigned seed) {
   return v;
 }
 
-SecretBytes Secret(const std::vector<std::uint8_t>& v) { return SecretBytes(std::span<const std::uint8_t>(v)); }
+SecretBytes Secret(const std::vector<std::uint8_t>& v) {
+  return SecretBytes(std::span<const std::uint8_t>(v));
+}
 
 struct ModeCase {
   const char* mode;
@@ -294,9 +305,13 @@ TEST(LuksSectorCipherTest, ModeStrings) {
 }
 
 TEST(LuksSectorCipherTest, RefusesWhatOpenSslCannotRun) {
-  const std::pair<const char*, std::uint32_t> bad[] = {{"ecb", 32}, {"xts-benbi", 64}, {"xts-plain64", 48},
-                                                       {"cbc-essiv:sha1", 32}, {"cbc-essiv:sha512", 32},
-                                                       {"xts-plain64", 20}, {"cbc-essiv:md5", 16}};
+  const std::pair<const char*, std::uint32_t> bad[] = {{"ecb", 32},
+                                                       {"xts-benbi", 64},
+                                                       {"xts-plain64", 48},
+                                                       {"cbc-essiv:sha1", 32},
+                                                       {"cbc-essiv:sha512", 32},
+                                                       {"xts-plain64", 20},
+                                                       {"cbc-essiv:md5", 16}};
   for (const auto& [mode, bytes] : bad) {
     auto spec = ParseCipherSpec("aes", mode, bytes);
     EXPECT_FALSE(spec.has_value()) << mode;

@@ -97,7 +97,8 @@ const Corruption kCorruptions[] = {
      "internal error: Keyslot 0 iteration count is zero"},
     {"mk_iterations", [](auto& b) { PutBe32(&b[164], 0); },
      "internal error: LUKS header master key iteration count is zero"},
-    {"key_bytes", [](auto& b) { PutBe32(&b[108], 0); }, "internal error: LUKS header key size 0 is not supported"},
+    {"key_bytes", [](auto& b) { PutBe32(&b[108], 0); },
+     "internal error: LUKS header key size 0 is not supported"},
     {"unterminated_name", [](auto& b) { std::memset(&b[8], 'a', 32); },
      "internal error: LUKS header cipher name is not NUL terminated"},
     {"unterminated_hash", [](auto& b) { std::memset(&b[72], 'a', 32); },
@@ -202,7 +203,8 @@ TEST_F(LuksKeySlotTest, AddRemoveSlots) {
   ASSERT_TRUE(RemoveKeySlot((*image)->file(), 0, *after, 1).has_value());
   auto last = RemoveKeySlot((*image)->file(), 0, *after, 5);
   ASSERT_FALSE(last.has_value());
-  EXPECT_EQ(last.error().message(), "Requested operation is not valid: cannot remove the last active keyslot");
+  EXPECT_EQ(last.error().message(),
+            "Requested operation is not valid: cannot remove the last active keyslot");
 }
 
 TEST_F(LuksKeySlotTest, ResizeKeepsHeaderAndData) {
