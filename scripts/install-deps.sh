@@ -12,7 +12,7 @@ $SUDO apt-get install -y --no-install-recommends \
   build-essential g++ cmake pkg-config ninja-build \
   libxml2-dev libssl-dev libreadline-dev \
   libgtest-dev libgmock-dev googletest libbenchmark-dev \
-  clang-format \
+  clang-format clang libclang-rt-14-dev \
   libvirt-clients libvirt-daemon python3-libvirt python3 \
   qemu-utils cryptsetup-bin \
   libxml2-utils xxd procps util-linux \

@@ -108,6 +108,12 @@ bool CmdVolCreateAs(Shell& shell, const ParsedCommand& cmd) {
   }
   if (!OptStringReq(console, cmd, "format", &format) || !OptStringReq(console, cmd, "secret", &secret))
     return false;
+  if (cmd.Has("backing-vol") && !cmd.Has("print-xml")) {
+    shell.SaveError(Error(ErrorCode::kConfigUnsupported, ErrorDomain::kStorage,
+                          "unsupported configuration: backing stores are not supported"));
+    console.Error("Failed to create vol " + std::string(*name));
+    return false;
+  }
   std::optional<EncryptionDef> encryption;
   if (secret) {
     // vsecret extension: LUKS encryption keyed by a secret given by UUID or usage.

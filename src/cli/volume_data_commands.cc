@@ -274,9 +274,26 @@ bool CmdVolQemuExec(Shell& shell, const ParsedCommand& cmd) {
       return false;
     }
     passphrase = std::move(*value);
-    // The read end stays inheritable: the child reads the passphrase from /dev/fd/<n>.
+    // The read end stays inheritable: the child reads the passphrase from /dev/fd/<n>. The whole
+    // passphrase goes into the pipe before the child exists, so a child that exits without
+    // reading cannot leave this process blocked or killed by SIGPIPE.
     if (::pipe(pipe_fds) != 0 || ::fcntl(pipe_fds[1], F_SETFD, FD_CLOEXEC) != 0) {
       shell.SaveError(SystemError(ErrorDomain::kStorage, errno, "cannot create pipe").error());
+      return false;
+    }
+    const int capacity = ::fcntl(pipe_fds[1], F_GETPIPE_SZ);
+    if (capacity >= 0 && passphrase.size() > static_cast<std::size_t>(capacity)) {
+      ::fcntl(pipe_fds[1], F_SETPIPE_SZ, static_cast<int>(passphrase.size()));
+    }
+    const int fitted = ::fcntl(pipe_fds[1], F_GETPIPE_SZ);
+    Result<void> fed = fitted >= 0 && passphrase.size() <= static_cast<std::size_t>(fitted)
+                           ? WriteAll(pipe_fds[1], passphrase)
+                           : InternalError(ErrorDomain::kStorage, "the secret value is too large for a pipe");
+    ::close(pipe_fds[1]);
+    passphrase.Wipe();
+    if (!fed) {
+      ::close(pipe_fds[0]);
+      shell.SaveError(fed.error());
       return false;
     }
   }
@@ -299,10 +316,6 @@ bool CmdVolQemuExec(Shell& shell, const ParsedCommand& cmd) {
   pid_t pid = -1;
   const int spawned = ::posix_spawnp(&pid, c_argv[0], nullptr, nullptr, c_argv.data(), environ);
   if (pipe_fds[0] >= 0) ::close(pipe_fds[0]);
-  Result<void> fed;
-  if (spawned == 0 && pipe_fds[1] >= 0) fed = WriteAll(pipe_fds[1], passphrase);
-  if (pipe_fds[1] >= 0) ::close(pipe_fds[1]);
-  passphrase.Wipe();
   std::string shown;
   for (const std::string& a : argv) shown += (shown.empty() ? "" : " ") + a;
   if (spawned != 0) {
@@ -311,10 +324,6 @@ bool CmdVolQemuExec(Shell& shell, const ParsedCommand& cmd) {
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!fed) {
-    shell.SaveError(fed.error());
-    return false;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     const std::string how = WIFEXITED(status)

@@ -210,6 +210,18 @@ Result<int> AddKeySlot(BlockFile& file, std::uint64_t base, UnlockedLuks& luks, 
   return index;
 }
 
+Result<int> ChangeKeySlot(BlockFile& file, std::uint64_t base, UnlockedLuks& luks, int slot,
+                          const SecretBytes& new_passphrase, const KdfOptions& kdf) {
+  if (slot < 0 || slot >= static_cast<int>(kLuksNumKeySlots) ||
+      !luks.header.slots[static_cast<std::size_t>(slot)].active) {
+    return KeyslotError("keyslot " + std::to_string(slot) + " is not active");
+  }
+  Result<int> added = AddKeySlot(file, base, luks, new_passphrase, std::nullopt, kdf);
+  if (!added) return added;
+  if (Result<void> r = RemoveKeySlot(file, base, luks.header, slot); !r) return std::unexpected(r.error());
+  return added;
+}
+
 Result<void> RemoveKeySlot(BlockFile& file, std::uint64_t base, LuksHeader& header, int slot) {
   if (slot < 0 || slot >= static_cast<int>(kLuksNumKeySlots)) {
     return KeyslotError("keyslot " + std::to_string(slot) + " does not exist (0-7)");

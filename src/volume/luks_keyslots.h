@@ -66,6 +66,11 @@ Result<bool> CheckMasterKey(const LuksHeader& header, const SecretBytes& key);
 // master key. Returns the slot index. "no free keyslot" / "keyslot N is already active".
 Result<int> AddKeySlot(BlockFile& file, std::uint64_t base, UnlockedLuks& luks, const SecretBytes& passphrase,
                        std::optional<int> slot, const KdfOptions& kdf);
+// Re-keys slot `slot` (luksChangeKey): the new passphrase goes into the first free slot, then the
+// old slot is removed, so a crash in between leaves both passphrases working rather than none.
+// Returns the new slot. Needs one free slot.
+Result<int> ChangeKeySlot(BlockFile& file, std::uint64_t base, UnlockedLuks& luks, int slot,
+                          const SecretBytes& new_passphrase, const KdfOptions& kdf);
 // Disables a slot and overwrites its material with random bytes. Removing the last active slot is
 // refused ("cannot remove the last active keyslot").
 Result<void> RemoveKeySlot(BlockFile& file, std::uint64_t base, LuksHeader& header, int slot);

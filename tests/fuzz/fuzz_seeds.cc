@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
   auto key = vsecret::EncryptionKey::FromBytes(vsecret::SecretBytes(std::string_view(raw)), "fuzz-key");
   const auto uuid = *vsecret::Uuid::Parse("0a81f5b2-8403-7b23-c8d6-21ccc2f80d6d");
   int n = 0;
-  for (std::string_view value : {"", "x", "correct horse battery staple", "0123456789abcdef0123456789abcdef"}) {
+  for (std::string_view value :
+       {"", "x", "correct horse battery staple", "0123456789abcdef0123456789abcdef"}) {
     const vsecret::SecretBytes v(value);
     Write(root / "value_codec" / ("base64-" + std::to_string(n)), vsecret::Base64Encode(value));
     if (key) {

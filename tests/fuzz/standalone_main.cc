@@ -62,8 +62,8 @@ void Mutate(Input& in, std::mt19937_64& rng, const std::vector<Input>& corpus) {
         break;
       default:  // interesting integers, the usual suspects for length fields
         if (in.size() >= 4) {
-          static constexpr std::uint32_t kInteresting[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fffffff,
-                                                            0x80000000, 0xffffffff, 0x10000, 28};
+          static constexpr std::uint32_t kInteresting[] = {0,          1,          0x7f,       0x80,    0xff,
+                                                           0x7fffffff, 0x80000000, 0xffffffff, 0x10000, 28};
           const std::uint32_t v = kInteresting[rng() % std::size(kInteresting)];
           const std::size_t at = pos % (in.size() - 3);
           for (int b = 0; b < 4; ++b) in[at + b] = static_cast<std::uint8_t>(v >> (8 * (3 - b)));

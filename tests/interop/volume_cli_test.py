@@ -307,6 +307,14 @@ class VolumeCli(unittest.TestCase):
         run([CRYPTSETUP, "luksFormat", "--type", "luks2", "--batch-mode", "--pbkdf", "pbkdf2",
              "--pbkdf-force-iterations", "1000", "--key-file", self.key, l2], check=True)
         self.secret(usage=vol)
+        # Statement 26: without <cipher>, vsecret writes what qemu (and so libvirt 9.0) writes.
+        mine = self.create("mine.luks", capacity="2M")
+        fields = ("Version:", "Cipher name:", "Cipher mode:", "Hash spec:", "MK bits:", "Payload offset:")
+
+        def dump_fields(path):
+            out = run([CRYPTSETUP, "luksDump", path], check=True).stdout.decode().splitlines()
+            return [line for line in out if line.startswith(fields)]
+        self.assertEqual(dump_fields(mine), dump_fields(vol))
         self.vs(["pool-refresh", "p1"], ok=True)
         names = self.vs(["vol-list", "p1"], ok=True).stdout.decode()
         for name in ("qemu.luks", "c1.luks1", "l2.img"):
@@ -370,6 +378,11 @@ class VolumeCli(unittest.TestCase):
         self.assertIn("MK bits:       \t128", dump)
         self.assertIn("Payload offset:\t1032", dump)
         self.assertEqual(self.cryptsetup_test(vol), 0)
+        # Statement 17: size is per key, so aes 256 in xts mode is a 64-byte (512-bit) master key.
+        vol = self.create("x256.luks", enc="<encryption format='luks'><secret type='passphrase' uuid='%s'/>"
+                                           "<cipher name='aes' size='256' mode='xts'/></encryption>" % UUID)
+        self.assertIn("MK bits:       \t512", run([CRYPTSETUP, "luksDump", vol], check=True).stdout.decode())
+        # Statement 18: plain64 with a hash writes no ":hash", and cryptsetup accepts it.
         enc = enc.replace("essiv", "plain64")
         vol = self.create("p64.luks", enc=enc)
         self.assertIn("Cipher mode:   \tcbc-plain64\n", run([CRYPTSETUP, "luksDump", vol], check=True).stdout.decode())

@@ -2,6 +2,7 @@
 // raw LUKS image. Fixtures use 1000 PBKDF2 iterations so each test runs in milliseconds.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -205,6 +206,29 @@ TEST_F(LuksKeySlotTest, AddRemoveSlots) {
   ASSERT_FALSE(last.has_value());
   EXPECT_EQ(last.error().message(),
             "Requested operation is not valid: cannot remove the last active keyslot");
+}
+
+TEST_F(LuksKeySlotTest, ChangeKeyMovesToNewSlot) {
+  auto image = LuksImage::Create(Path("v"), 0600, 65536, Pass("old"), FastOptions());
+  ASSERT_TRUE(image.has_value());
+  KdfOptions kdf;
+  kdf.slot_iterations = 1000;
+  auto changed = ChangeKeySlot((*image)->file(), 0, (*image)->unlocked(), 0, Pass("new"), kdf);
+  ASSERT_TRUE(changed.has_value()) << changed.error().message();
+  EXPECT_EQ(*changed, 1);
+  auto header = ReadLuksHeader((*image)->file(), 0);
+  EXPECT_FALSE(header->slots[0].active);
+  EXPECT_FALSE(UnlockLuks((*image)->file(), 0, *header, Pass("old")).has_value());
+  EXPECT_TRUE(UnlockLuks((*image)->file(), 0, *header, Pass("new")).has_value());
+  EXPECT_FALSE(ChangeKeySlot((*image)->file(), 0, (*image)->unlocked(), 0, Pass("x"), kdf).has_value());
+}
+
+// Spec §11 statement 33, test mode: a 1 GiB volume with fixed 1000 iterations is near-instant.
+TEST_F(LuksKeySlotTest, FixedIterationCreateIsFast) {
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(LuksImage::Create(Path("big"), 0600, 1ull << 30, Pass("p"), FastOptions()).has_value());
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::milliseconds(500));  // 0.1 s on an idle machine; slack for shared CI
 }
 
 TEST_F(LuksKeySlotTest, ResizeKeepsHeaderAndData) {

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Get-value over TLS: `vsecretd --listen` against a stock libvirtd 9.0, same certificates, one run
+(issue 6; target: vsecretd at least 1.5x the rate of libvirtd).
+
+    sudo python3 bench/remote_tls_compare.py                  # default: 5 s per round, 3 rounds
+    sudo python3 bench/remote_tls_compare.py --seconds 2 --rounds 1
+
+One CA, one server certificate (SAN IP:127.0.0.1) and one client certificate are made with
+scripts/make-certs.sh. Both daemons listen for TLS on their own free port of 127.0.0.1 with those
+files and no DN allow-list. The stock libvirtd is set up as in tests/integration/daemon_harness.py
+(root, private mount namespace with tmpfs over /etc/libvirt and /run/libvirt, only the secret
+driver loaded) plus listen_tls = 1, tls_port, the certificate paths and --listen.
+
+For each daemon, one stock python3-libvirt client in a fresh interpreter opens
+secret+tls://127.0.0.1:PORT/system?pkipath=..., defines one secret (a new UUID and usage name per round) with a 32-byte value, warms up
+with 200 calls, then calls secret.value() back to back for --seconds and reports calls/s. Rounds
+alternate between the daemons (vsecretd, libvirtd, vsecretd, ...) so that drift of the machine
+affects both; the reported figure per daemon is the median over rounds, and the ratio is
+vsecretd / libvirtd. Every process started here is stopped by its PID.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import daemon_harness as h  # noqa: E402
+from remote_tls_test import free_port, wait_port  # noqa: E402
+
+MAKE_CERTS = os.path.join(ROOT, "scripts", "make-certs.sh")
+
+CLIENT = r'''
+import json, sys, time
+import libvirt
+uri, seconds = sys.argv[1], float(sys.argv[2])
+conn = libvirt.open(uri)
+xml = ("<secret ephemeral='no' private='no'><uuid>%s</uuid><usage type='ceph'><name>tls-bench-%s</name>"
+       "</usage></secret>" % (sys.argv[3], sys.argv[3]))
+s = conn.secretDefineXML(xml)
+s.setValue(bytes(range(32)))
+for _ in range(200):
+    s.value()
+n = 0
+t0 = time.perf_counter()
+end = t0 + seconds
+while True:
+    for _ in range(50):
+        s.value()
+    n += 50
+    now = time.perf_counter()
+    if now >= end:
+        break
+print(json.dumps({"calls": n, "seconds": now - t0, "rate": n / (now - t0), "secure": conn.isSecure(),
+                  "encrypted": conn.isEncrypted()}))
+conn.close()
+'''
+
+
+class TlsLibvirtd(h.Daemon):
+    """daemon_harness.StockLibvirtd's setup, with a TLS listener on 127.0.0.1:port."""
+
+    def __init__(self, port, server_pki):
+        self.dir = tempfile.mkdtemp(prefix="libvirtd-tls-bench-")
+        drv = os.path.join(self.dir, "drv")
+        sock = os.path.join(self.dir, "sock")
+        os.makedirs(drv)
+        os.makedirs(sock)
+        os.symlink(h.SECRET_DRIVER, os.path.join(drv, os.path.basename(h.SECRET_DRIVER)))
+        conf = os.path.join(self.dir, "libvirtd.conf")
+        with open(conf, "w") as f:
+            f.write('unix_sock_dir = "%s"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
+                    'unix_sock_rw_perms = "0700"\nlog_outputs = "1:file:%s/libvirtd.log"\n' % (sock, self.dir))
+            f.write('listen_tls = 1\nlisten_tcp = 0\nlisten_addr = "127.0.0.1"\ntls_port = "%d"\nauth_tls = "none"\n'
+                    'cert_file = "%s/servercert.pem"\nkey_file = "%s/serverkey.pem"\nca_file = "%s/cacert.pem"\n'
+                    % (port, server_pki, server_pki, server_pki))
+        mounts = " ".join('[ -d %s ] && { mount -t tmpfs tmpfs %s || exit 1; };' % (d, d)
+                          for d in ("/etc/libvirt", "/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt"))
+        script = '%s exec %s --listen --config %s --pid-file %s/libvirtd.pid' % (mounts, h.LIBVIRTD, conf, self.dir)
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=h.clean_env({"LIBVIRT_DRIVER_DIR": drv}))
+        self.rw = os.path.join(sock, "libvirt-sock")
+        self.ro = self.rw + "-ro"
+        try:
+            h.wait_for_socket(self.rw, self.proc, timeout=20)
+            wait_port(port, self.proc, timeout=20)
+        except Exception:
+            self.cleanup()
+            raise
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_vsecretd(port, server_pki, workdir):
+    conf = os.path.join(workdir, "vsecretd.conf")
+    with open(conf, "w") as f:
+        f.write('listen_tls = 1\nlisten_addr = "127.0.0.1"\ntls_port = "%d"\n'
+                'cert_file = "%s/servercert.pem"\nkey_file = "%s/serverkey.pem"\nca_file = "%s/cacert.pem"\n'
+                % (port, server_pki, server_pki, server_pki))
+    d = h.Vsecretd(args=["--listen", "--config", conf])
+    try:
+        wait_port(port, d.proc)
+    except Exception:
+        d.cleanup()
+        raise
+    return d
+
+
+def measure(port, client_pki, seconds, uuid):
+    uri = "secret+tls://127.0.0.1:%d/system?pkipath=%s" % (port, client_pki)
+    p = subprocess.run([h.PYTHON, "-c", CLIENT, uri, str(seconds), uuid], capture_output=True,
+                       env=h.clean_env(), timeout=seconds + 120)
+    if p.returncode != 0:
+        raise RuntimeError("client against %s failed: %s" % (uri, p.stderr.decode(errors="replace")))
+    return json.loads(p.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=5.0, help="measured seconds per round (default 5)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per daemon (default 3)")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+    if not h.libvirtd_available():
+        sys.exit("remote_tls_compare.py: needs root, unshare, %s and %s" % (h.LIBVIRTD, h.SECRET_DRIVER))
+
+    work = tempfile.mkdtemp(prefix="vsecret-tls-bench-")
+    daemons = []
+    try:
+        pki = os.path.join(work, "pki")
+        subprocess.run([MAKE_CERTS, "all", pki], check=True, capture_output=True, timeout=60)
+        server_pki, client_pki = os.path.join(pki, "server"), os.path.join(pki, "client")
+        ports = {"vsecretd": free_port(), "libvirtd": free_port()}
+        daemons.append(start_vsecretd(ports["vsecretd"], server_pki, work))
+        daemons.append(TlsLibvirtd(ports["libvirtd"], server_pki))
+        rates = {"vsecretd": [], "libvirtd": []}
+        info = {}
+        for r in range(args.rounds):
+            for name in ("vsecretd", "libvirtd"):
+                res = measure(ports[name], client_pki, args.seconds, "9d4b1c75-2f3a-4e6b-9c7d-%012d" % r)
+                rates[name].append(res["rate"])
+                info[name] = (res["secure"], res["encrypted"])
+                print("round %d %-8s %9.0f get-value/s (%d calls in %.2f s)"
+                      % (r + 1, name, res["rate"], res["calls"], res["seconds"]), flush=True)
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        ratio = med["vsecretd"] / med["libvirtd"]
+        summary = {"transport": "tls", "client": "python3-libvirt %s, 1 connection" % _libvirt_version(),
+                   "seconds_per_round": args.seconds, "rounds": args.rounds, "rates": rates,
+                   "median": med, "ratio": ratio, "target": 1.5, "secure_encrypted": info}
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print("median: vsecretd %.0f/s, libvirtd %.0f/s, ratio %.2fx (target 1.5x: %s)"
+                  % (med["vsecretd"], med["libvirtd"], ratio, "met" if ratio >= 1.5 else "NOT met"))
+    finally:
+        for d in daemons:
+            d.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _libvirt_version():
+    p = subprocess.run([h.PYTHON, "-c", "import libvirt; print(libvirt.getVersion())"], capture_output=True,
+                       timeout=30, env=h.clean_env())
+    v = int(p.stdout.decode().strip() or 0)
+    return "%d.%d.%d" % (v // 1000000, v // 1000 % 1000, v % 1000)
+
+
+if __name__ == "__main__":
+    main()
