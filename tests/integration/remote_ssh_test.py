@@ -175,6 +175,22 @@ class SshTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertIn("read only", err)
 
+    def test_5_python_libvirt(self):
+        uuid = "4d9e6e3a-1c5f-4b80-97e3-2c3d4e5f6a71"
+        xml = SECRET_XML.replace(UUID, uuid).replace("ssh-test", "ssh-python")
+        code = (
+            "import sys, libvirt\n"
+            "libvirt.registerErrorHandler(lambda ctx, err: None, None)\n"
+            "c = libvirt.open(sys.argv[1])\n"
+            "s = c.secretDefineXML(sys.argv[2])\n"
+            "s.setValue(b'py-over-ssh')\n"
+            "print(s.value().decode(), c.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH,"
+            " 'ssh-python').UUIDString())\n")
+        p = subprocess.run([h.PYTHON, "-c", code, self.uri(), xml], capture_output=True, timeout=h.TIMEOUT,
+                           env=h.clean_env())
+        self.assertEqual(p.returncode, 0, self.diagnostics(p.stderr.decode()))
+        self.assertEqual(p.stdout.decode().split(), ["py-over-ssh", uuid])
+
     def test_4_unknown_key_is_refused(self):
         other = os.path.join(self.tmp, "other_key")
         if not os.path.exists(other):

@@ -92,6 +92,20 @@ c.close()
 '''
 
 
+PY_REFUSED = r'''
+import sys, libvirt
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+try:
+    c = libvirt.open(sys.argv[1])
+    names = [s.UUIDString() for s in c.listAllSecrets()]
+except libvirt.libvirtError as e:
+    print("refused:", e.get_error_message())
+    sys.exit(3)
+print("NOT REFUSED", names)
+sys.exit(0)
+'''
+
+
 class TlsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -140,6 +154,14 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertNotIn(UUID, out + err)
         self.assertIn("error", err)
+        # The same client credentials through python3-libvirt: open (or the first call) raises
+        # libvirtError, and nothing about the store comes back.
+        p = subprocess.run([h.PYTHON, "-c", PY_REFUSED, self.uri(who)], capture_output=True,
+                           timeout=h.TIMEOUT, env=h.clean_env())
+        py_out = p.stdout.decode() + p.stderr.decode()
+        self.assertEqual(p.returncode, 3, py_out)
+        self.assertIn("refused:", py_out)
+        self.assertNotIn(UUID, py_out)
         return err
 
     def test_refuses_missing_certificate(self):
