@@ -6,10 +6,6 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build -DVSECRET_WERROR=ON
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
-# Hardening (issue 7): a bounded fuzz run of every parser, then the ASan+UBSan unit tests and
-# vsecretd under TSan, each in a build directory of its own. VSECRET_HARDENING=0 skips them
-# (for a quick local run; CI runs them).
-if [ "${VSECRET_HARDENING:-1}" != 0 ]; then
-  bash scripts/fuzz.sh
-  bash scripts/sanitize.sh
-fi
+# Hardening runs (issue 7) are separate until they are measured within CI's time budget:
+#   bash scripts/fuzz.sh       bounded libFuzzer run of every parser
+#   bash scripts/sanitize.sh   ASan+UBSan unit tests and vsecretd under TSan

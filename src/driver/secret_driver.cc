@@ -136,6 +136,9 @@ Result<SecretRef> SecretDriver::DefineXml(const Caller& caller, std::string_view
 
     if (existing == nullptr) {
       if (!def.ephemeral) {
+        // A value file left by an undefine or ephemeral flip that a crash interrupted (the
+        // definition goes first there) must not be adopted by a new secret with the same UUID.
+        store_->DeleteValues(def.uuid);
         if (auto w = store_->WriteDefinition(def); !w) return std::unexpected(w.error());
       }
       auto entry = std::make_unique<Entry>();
@@ -148,6 +151,8 @@ Result<SecretRef> SecretDriver::DefineXml(const Caller& caller, std::string_view
         if (old.ephemeral && existing->value) {
           if (auto w = store_->WriteValue(def.uuid, *existing->value); !w) return std::unexpected(w.error());
           wrote_value = true;
+        } else if (old.ephemeral) {
+          store_->DeleteValues(def.uuid);  // no orphan may become this secret's value
         }
         if (auto w = store_->WriteDefinition(def); !w) {
           if (wrote_value) store_->DeleteValues(def.uuid);

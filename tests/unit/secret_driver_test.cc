@@ -466,5 +466,25 @@ TEST_F(SecretDriverTest, UnreadableDeferredValueFailsTheCallNotTheLoad) {
   EXPECT_EQ((*d)->GetXmlDesc(rw_, U(kU1), 0).has_value(), true);
 }
 
+TEST_F(SecretDriverTest, OrphanValueFileIsNeverAdoptedByANewDefine) {
+  // A crash between the two unlinks of an undefine leaves the value file without its XML.
+  ASSERT_TRUE(Define(Xml(kU1)));
+  ASSERT_TRUE(Set(kU1, "old"));
+  driver_.reset();
+  std::filesystem::remove(XmlPath(kU1));
+  Reopen();
+  ASSERT_TRUE(Define(Xml(kU1)));
+  EXPECT_FALSE(FileExists(ValuePath(kU1)));
+  EXPECT_EQ(Get(kU1), std::string("ERR:Secret not found: secret '") + kU1 + "' does not have a value");
+  Reopen();
+  EXPECT_EQ(Get(kU1), std::string("ERR:Secret not found: secret '") + kU1 + "' does not have a value");
+  // Same for an ephemeral secret made persistent without a value.
+  ASSERT_TRUE(driver_->Undefine(rw_, U(kU1)));
+  WriteFileRaw(ValuePath(kU1), "b2xk");
+  ASSERT_TRUE(Define(Xml(kU1, "", false, /*eph=*/true)));
+  ASSERT_TRUE(Define(Xml(kU1)));
+  EXPECT_FALSE(FileExists(ValuePath(kU1)));
+}
+
 }  // namespace
 }  // namespace vsecret
