@@ -170,7 +170,7 @@ namespace {
 using storage_xml::AttrText;
 using storage_xml::Prop;
 
-constexpr std::array<std::string_view, 4> kFormatNames = {"default", "qcow", "luks", "luks2"};
+constexpr std::array<std::string_view, 5> kFormatNames = {"default", "qcow", "luks", "luks2", "luks-any"};
 constexpr std::array<std::string_view, 3> kEngineNames = {"default", "qemu", "librbd"};
 
 std::string ElementName(const xmlNode* node) { return reinterpret_cast<const char*>(node->name); }

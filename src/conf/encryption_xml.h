@@ -20,8 +20,10 @@
 
 namespace vsecret {
 
-// Numeric values are libvirt's virStorageEncryptionFormatType (9.0 has no luks-any).
-enum class EncryptionFormat : int { kDefault = 0, kQcow = 1, kLuks = 2, kLuks2 = 3 };
+// Numeric values are libvirt's virStorageEncryptionFormatType. luks-any ("whichever LUKS
+// version the image has") is newer than libvirt 9.0, which rejects it; it is accepted here as
+// the newest libvirt accepts it. New volumes are still created as luks only.
+enum class EncryptionFormat : int { kDefault = 0, kQcow = 1, kLuks = 2, kLuks2 = 3, kLuksAny = 4 };
 enum class EncryptionEngine : int { kDefault = 0, kQemu = 1, kLibrbd = 2 };
 
 std::string_view EncryptionFormatName(EncryptionFormat format);
