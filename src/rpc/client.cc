@@ -125,7 +125,9 @@ void RpcClient::ReaderLoop() {
       count = keepalive_count_;
     }
     pollfd pfd{fd_.get(), POLLIN, 0};
-    int rc = ::poll(&pfd, 1, interval > 0 ? 1000 : -1);
+    // Always a bounded wait: StartKeepAlive() may be called after this thread is already
+    // waiting, and an infinite poll would never notice it (a silent peer then hung every call).
+    int rc = ::poll(&pfd, 1, 1000);
     if (rc < 0 && errno != EINTR) {
       Fail(Error(ErrorCode::kSystemError, ErrorDomain::kRpc,
                  std::string("poll failed: ") + std::strerror(errno)));

@@ -127,6 +127,20 @@ TEST(RpcClientTest, KeepAliveTimeoutFailsWaitingCalls) {
   EXPECT_FALSE(client->IsOpen());
 }
 
+// Regression: keepalive enabled after the reader thread is already waiting must still fire
+// (the reader once waited without a timeout, so such a call hung forever).
+TEST(RpcClientTest, KeepAliveStartedLateStillTimesOut) {
+  Peer peer;
+  auto client = RpcClient::Start(std::move(peer.client_end), nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the reader is now in poll()
+  client->StartKeepAlive(1, 1);
+  auto pending = std::async(std::launch::async, [&] { return client->Call<NoRet>(Proc::kConnectClose, NoArgs{}); });
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto r = pending.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "internal error: connection closed due to keepalive timeout");
+}
+
 TEST(RpcClientTest, EofAndUnknownSerialsAreFatal) {
   {
     Peer peer;
