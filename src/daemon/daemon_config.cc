@@ -299,6 +299,20 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   auto max_clients = GetInt(m, "max_clients", c.max_clients, 1, 1000000);
   if (!max_clients) return std::unexpected(max_clients.error());
   c.max_clients = *max_clients;
+  struct Limit {
+    const char* key;
+    int* field;
+    int min;
+    int max;
+  };
+  for (const Limit& l : {Limit{"max_client_requests", &c.max_client_requests, 1, 1000},
+                         Limit{"max_client_output_kib", &c.max_client_output_kib, 64, 4 << 20},
+                         Limit{"max_client_event_callbacks", &c.max_client_event_callbacks, 1, 1 << 20},
+                         Limit{"max_pending_input_mib", &c.max_pending_input_mib, 1, 1 << 20}}) {
+    auto v = GetInt(m, l.key, *l.field, l.min, l.max);
+    if (!v) return std::unexpected(v.error());
+    *l.field = *v;
+  }
   auto interval = GetInt(m, "keepalive_interval", c.keepalive_interval, -1, 86400);
   if (!interval) return std::unexpected(interval.error());
   c.keepalive_interval = *interval;

@@ -24,6 +24,11 @@ struct DaemonConfig {
   int max_clients = 5000;
   int keepalive_interval = 5;
   int keepalive_count = 5;
+  // Per-client resource limits (see rpc/server.h).
+  int max_client_requests = 5;
+  int max_client_output_kib = 16384;
+  int max_client_event_callbacks = 256;
+  int max_pending_input_mib = 128;
   int log_level = 0;  // 0 = leave VSECRET_LOG_LEVEL / the default alone
 
   // Network listeners, opened only with --listen (as libvirtd). TCP has no authentication, so

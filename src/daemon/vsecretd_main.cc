@@ -157,6 +157,10 @@ int Main(int argc, char** argv) {
   server_options.keepalive_interval = config.keepalive_interval;
   server_options.keepalive_count = config.keepalive_count;
   server_options.max_clients = static_cast<std::size_t>(config.max_clients);
+  server_options.max_client_requests = static_cast<std::size_t>(config.max_client_requests);
+  server_options.max_client_output = static_cast<std::size_t>(config.max_client_output_kib) << 10;
+  server_options.max_client_event_callbacks = static_cast<std::size_t>(config.max_client_event_callbacks);
+  server_options.max_pending_input = static_cast<std::size_t>(config.max_pending_input_mib) << 20;
   server_options.idle_timeout = options->timeout;
   server_options.uri_path = layout.uri_path;
   server_options.rw_peer_check = [p = *policy](const rpc::PeerCredentials& peer) { return p.Check(peer); };

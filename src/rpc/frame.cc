@@ -1,5 +1,6 @@
 #include "rpc/frame.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace vsecret::rpc {
@@ -69,31 +70,62 @@ WireBuffer EmptyFrame(const Header& header) {
   return *std::move(b).Finish();  // 28 bytes can never be oversize
 }
 
-FrameReader::FrameReader() : buf_(kInitialBuffer) {}
+bool InputBudget::Take(std::size_t n) {
+  std::size_t used = used_.load(std::memory_order_relaxed);
+  do {
+    if (n > limit_ || used > limit_ - n) return false;
+  } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+  return true;
+}
+
+FrameReader::FrameReader(std::shared_ptr<InputBudget> budget) : budget_(std::move(budget)), buf_(kBaseBuffer) {}
+
+FrameReader::~FrameReader() {
+  if (budget_ && buf_.size() > kBaseBuffer) budget_->Give(buf_.size() - kBaseBuffer);
+}
+
+void FrameReader::Resize(std::size_t n) {
+  std::size_t old_extra = buf_.size() > kBaseBuffer ? buf_.size() - kBaseBuffer : 0;
+  std::size_t new_extra = n > kBaseBuffer ? n - kBaseBuffer : 0;
+  if (budget_ && new_extra > old_extra && !budget_->Take(new_extra - old_extra)) return;
+  if (n < buf_.size()) {
+    WireBuffer(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n)).swap(buf_);  // old one wiped
+  } else {
+    buf_.resize(n);
+  }
+  if (budget_ && new_extra < old_extra) budget_->Give(old_extra - new_extra);
+}
 
 std::size_t FrameReader::PendingLength() const {
   if (end_ - begin_ < kLengthWordSize) return 0;
   return ReadBe32(buf_.data() + begin_);
 }
 
+bool FrameReader::HasFrame() const {
+  std::size_t len = PendingLength();
+  if (end_ - begin_ < kLengthWordSize) return false;
+  return len < kMinFrame || len > kMaxFrame || end_ - begin_ >= len;
+}
+
 std::span<std::uint8_t> FrameReader::Space() {
   if (begin_ == end_) {
     begin_ = end_ = 0;
-    // A huge frame is done with: give its memory back (wiped by the allocator).
-    if (buf_.size() > kInitialBuffer) WireBuffer(kInitialBuffer).swap(buf_);
+    // A long frame is done with: give its memory back (wiped by the allocator).
+    if (buf_.size() > kBaseBuffer) Resize(kBaseBuffer);
   }
-  std::size_t need = PendingLength();
-  if (need < kMinFrame || need > kMaxFrame) need = kMinFrame;  // unknown yet (or bad: Next says so)
-  if (buf_.size() - begin_ < need || end_ == buf_.size()) {
-    // Move the partial frame to the front, then grow if the whole frame still does not fit.
+  if (end_ < buf_.size()) return {buf_.data() + end_, buf_.size() - end_};
+  // Full. Move the unconsumed bytes to the front; if they are one unfinished frame that
+  // fills the whole buffer, grow towards its length.
+  if (begin_ > 0) {
     std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
-    if (buf_.size() < need) buf_.resize(need);
+  } else {
+    std::size_t need = PendingLength();
+    if (need > buf_.size() && need <= kMaxFrame) Resize(std::min(need, buf_.size() * 2));
   }
   return {buf_.data() + end_, buf_.size() - end_};
 }
-
 FrameReader::Status FrameReader::Next(std::span<const std::uint8_t>* message) {
   std::size_t avail = end_ - begin_;
   if (avail < kLengthWordSize) return Status::kNeedMore;

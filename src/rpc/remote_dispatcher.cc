@@ -285,6 +285,11 @@ Result<WireBuffer> RemoteSession::RegisterEvent(const Header& call, std::span<co
       return InvalidArg(ErrorDomain::kNone, "invalid argument: event callback already tracked");
     }
   }
+  if (registrations_.size() >= policy_.max_event_callbacks) {
+    return Fail(ErrorCode::kOperationFailed, ErrorDomain::kRpc,
+                "operation failed: too many secret event callbacks on this connection (max_client_event_callbacks " +
+                    std::to_string(policy_.max_event_callbacks) + ")");
+  }
 
   // The bus hands out the id only after registering, so the callback reads it from a shared
   // cell; until the cell is set no reply has told the client the id, so nothing is lost.

@@ -46,6 +46,8 @@ struct SessionPolicy {
   std::string uri_path = "/system";
   // The connection came in on the read-only socket: read-only whatever the open flags say.
   bool socket_read_only = false;
+  // Event callbacks one connection may hold at once; more are refused.
+  std::size_t max_event_callbacks = 256;
   // Set when the peer may not use this socket: every call is refused with this text
   // (an "authentication failed" error) and the connection never opens.
   std::optional<std::string> denied_reason;

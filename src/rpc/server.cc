@@ -22,10 +22,9 @@ namespace {
 
 constexpr char kWhere[] = "rpc.server";
 
-// Output back-pressure (see the header): a client this far behind is not read from any more,
-// and one this far behind (only events can push it there) is dropped.
+// Output back-pressure (see the header): no calls are taken from a client this far behind,
+// whatever max_client_requests says.
 constexpr std::size_t kPauseReadingAt = 1 << 20;
-constexpr std::size_t kDropAt = kMaxFrame + (32u << 20);
 
 // epoll user data: the kind of descriptor in the high half, the descriptor or index below.
 constexpr std::uint64_t kTagWake = 0;
@@ -45,32 +44,69 @@ WireBuffer KeepAliveFrame(std::int32_t proc) {
 }  // namespace
 
 struct RpcServer::Client final : FrameSink {
-  Client(UniqueFd socket, int epoll, bool ro, PeerCredentials who)
-      : fd(std::move(socket)), epoll_fd(epoll), read_only(ro), peer(who) {}
+  struct Outgoing {
+    WireBuffer frame;
+    bool response;  // answers something the client sent (a reply or a PONG)
+  };
+
+  Client(UniqueFd socket, int epoll, bool ro, PeerCredentials who, const ServerOptions& options,
+         std::shared_ptr<InputBudget> budget, std::shared_ptr<std::atomic<std::size_t>> server_queued)
+      : fd(std::move(socket)),
+        epoll_fd(epoll),
+        read_only(ro),
+        peer(who),
+        max_requests(options.max_client_requests),
+        max_output(options.max_client_output),
+        total_queued(std::move(server_queued)),
+        reader(std::move(budget)) {}
   // The last reference may go on any thread; nobody else touches the TLS session by then.
   ~Client() override {
     if (tls && !handshaking && !dead) tls->Shutdown();  // close_notify, best effort
+    total_queued->fetch_sub(queued, std::memory_order_relaxed);
   }
 
-  // Thread-safe: queues the frame and writes as much as the socket takes right now.
+  // Unsolicited output (events, PINGs); thread-safe. Queues the frame and writes as much as
+  // the socket takes right now; a client that lets too much of it pile up is disconnected.
   void SendFrame(WireBuffer frame) override {
     std::lock_guard<std::mutex> lock(mutex);
     if (dead) return;
-    queued += frame.size();
-    out.push_back(std::move(frame));
-    FlushLocked();
-    if (queued > kDropAt) {
-      Log(LogLevel::kWarning, kWhere, "dropping client fd " + std::to_string(fd.get()) + ": output not read");
+    unsolicited += frame.size();
+    QueueLocked(Outgoing{std::move(frame), false});
+    if (unsolicited > max_output) {
+      Log(LogLevel::kWarning, kWhere,
+          "disconnecting client fd " + std::to_string(fd.get()) + ": " + std::to_string(unsolicited) +
+              " bytes of events not read (max_client_output " + std::to_string(max_output) + ")");
       KillLocked();
     }
     UpdateInterestLocked();
+  }
+
+  // A reply or PONG; loop thread. Counted against max_client_requests until fully written.
+  void Respond(WireBuffer frame) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (dead) return;
+    ++responses;
+    QueueLocked(Outgoing{std::move(frame), true});
+    UpdateInterestLocked();
+  }
+
+  void QueueLocked(Outgoing item) {
+    queued += item.frame.size();
+    total_queued->fetch_add(item.frame.size(), std::memory_order_relaxed);
+    out.push_back(std::move(item));
+    FlushLocked();
+  }
+
+  // Whether another call may be taken now (see the header on back-pressure).
+  bool AcceptsCallsLocked() const {
+    return !dead && !closing && responses < max_requests && queued < kPauseReadingAt;
   }
 
   // Writes queued frames until the socket would block.
   void FlushLocked() {
     if (handshaking) return;  // nothing may precede the TLS confirmation byte
     while (!out.empty() && !dead) {
-      WireBuffer& f = out.front();
+      WireBuffer& f = out.front().frame;
       ssize_t n = 0;
       if (tls) {
         auto r = tls->Write(std::span<const std::uint8_t>(f.data() + out_offset, f.size() - out_offset));
@@ -90,7 +126,13 @@ struct RpcServer::Client final : FrameSink {
       }
       out_offset += static_cast<std::size_t>(n);
       queued -= static_cast<std::size_t>(n);
+      total_queued->fetch_sub(static_cast<std::size_t>(n), std::memory_order_relaxed);
       if (out_offset == f.size()) {
+        if (out.front().response) {
+          --responses;
+        } else {
+          unsolicited -= f.size();
+        }
         out.pop_front();
         out_offset = 0;
       }
@@ -101,7 +143,10 @@ struct RpcServer::Client final : FrameSink {
   void KillLocked() {
     dead = true;
     out.clear();
+    total_queued->fetch_sub(queued, std::memory_order_relaxed);
     queued = 0;
+    responses = 0;
+    unsolicited = 0;
     ::shutdown(fd.get(), SHUT_RDWR);
   }
 
@@ -132,8 +177,10 @@ struct RpcServer::Client final : FrameSink {
         handshaking = false;
         Log(LogLevel::kDebug, kWhere,
             "TLS client fd " + std::to_string(fd.get()) + " accepted, DN '" + tls->PeerDn() + "'");
-        out.push_front(WireBuffer{kTlsConfirmation});
+        out.push_front(Outgoing{WireBuffer{kTlsConfirmation}, false});
         queued += 1;
+        total_queued->fetch_add(1, std::memory_order_relaxed);
+        unsolicited += 1;
         FlushLocked();
         break;
       case TlsSession::Status::kWantRead:
@@ -161,7 +208,7 @@ struct RpcServer::Client final : FrameSink {
     if (handshaking) {
       want = dead ? 0 : handshake_want;
     } else {
-      if (!dead && !closing && queued < kPauseReadingAt) want |= EPOLLIN;
+      if (AcceptsCallsLocked()) want |= EPOLLIN;
       if (!dead && (queued > 0 || read_wants_write)) want |= EPOLLOUT;
     }
     if (want == interest) return;
@@ -178,10 +225,16 @@ struct RpcServer::Client final : FrameSink {
   std::unique_ptr<RemoteSession> session;
   std::unique_ptr<TlsSession> tls;  // null for plain streams; calls on it hold mutex
 
+  const std::size_t max_requests;
+  const std::size_t max_output;
+  const std::shared_ptr<std::atomic<std::size_t>> total_queued;
+
   std::mutex mutex;
-  std::deque<WireBuffer> out;        // guarded by mutex
+  std::deque<Outgoing> out;          // guarded by mutex
   std::size_t out_offset = 0;        // guarded by mutex; bytes of out.front() already sent
   std::size_t queued = 0;            // guarded by mutex; bytes waiting in out
+  std::size_t responses = 0;         // guarded by mutex; response frames in out
+  std::size_t unsolicited = 0;       // guarded by mutex; bytes of unsolicited frames in out
   bool dead = false;                 // guarded by mutex; I/O failed or dropped: close at next wakeup
   bool closing = false;              // guarded by mutex; CONNECT_CLOSE answered: close once drained
   std::uint32_t interest = EPOLLIN;  // guarded by mutex; the registered epoll mask
@@ -214,7 +267,12 @@ Result<std::unique_ptr<RpcServer>> RpcServer::Create(SecretDriver& driver, Serve
 }
 
 RpcServer::RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll, UniqueFd wake)
-    : driver_(driver), options_(std::move(options)), epoll_(std::move(epoll)), wake_(std::move(wake)) {}
+    : driver_(driver),
+      options_(std::move(options)),
+      epoll_(std::move(epoll)),
+      wake_(std::move(wake)),
+      input_budget_(std::make_shared<InputBudget>(options_.max_pending_input)),
+      queued_output_(std::make_shared<std::atomic<std::size_t>>(0)) {}
 
 RpcServer::~RpcServer() { clients_.clear(); }
 
@@ -282,7 +340,9 @@ RpcServer::StopReason RpcServer::Run() {
         if (it == clients_.end()) continue;
         std::shared_ptr<Client> client = it->second;
         if (events[i].events & EPOLLOUT) OnWritable(client);
-        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) OnReadable(client);
+        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+          OnReadable(client, (events[i].events & (EPOLLHUP | EPOLLERR)) != 0);
+        }
       }
     }
     ServeBufferedTls();
@@ -330,6 +390,7 @@ void RpcServer::Accept(Listener& listener) {
     SessionPolicy policy;
     policy.uri_path = options_.uri_path;
     policy.socket_read_only = listener.read_only;
+    policy.max_event_callbacks = options_.max_client_event_callbacks;
     if (!listener.read_only && !listener.network && options_.rw_peer_check) {
       policy.denied_reason = options_.rw_peer_check(peer);
     }
@@ -348,7 +409,8 @@ void RpcServer::Accept(Listener& listener) {
               " on the read-write socket");
     }
     int raw = fd.get();
-    auto client = std::make_shared<Client>(std::move(fd), epoll_.get(), listener.read_only, peer);
+    auto client =
+        std::make_shared<Client>(std::move(fd), epoll_.get(), listener.read_only, peer, options_, input_budget_, queued_output_);
     client->session = std::make_unique<RemoteSession>(driver_, std::move(policy), client);
     client->last_rx = Clock::now();
     client->accepted_at = client->last_rx;
@@ -368,7 +430,7 @@ void RpcServer::Accept(Listener& listener) {
   }
 }
 
-void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
+void RpcServer::OnReadable(const std::shared_ptr<Client>& client, bool hangup) {
   int fd = client->fd.get();
   {
     std::lock_guard<std::mutex> lock(client->mutex);
@@ -376,16 +438,13 @@ void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
       CloseClient(fd);
       return;
     }
-  }
-  if (client->tls) {
-    std::lock_guard<std::mutex> lock(client->mutex);
-    if (client->refused) {
+    if (client->tls && client->refused) {
       char sink[4096];
       ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) CloseClient(fd);
       return;
     }
-    if (client->handshaking) {
+    if (client->tls && client->handshaking) {
       client->AdvanceHandshakeLocked();
       if (client->dead) {
         CloseClient(fd);
@@ -394,8 +453,29 @@ void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
       }
       return;
     }
+    if (!client->AcceptsCallsLocked()) {
+      // Held back (its replies are not being read) or closing: leave its input in the socket.
+      // A hang-up still ends it; what it had queued could not be delivered anyway.
+      if (hangup) CloseClient(fd);
+      return;
+    }
+  }
+  if (client->reader.HasFrame()) {
+    // Calls held back earlier (another thread's flush may have released the client): they go
+    // first, and the buffer must be drained before it can take more.
+    if (!ProcessFrames(client)) return;
+    std::lock_guard<std::mutex> lock(client->mutex);
+    if (!client->AcceptsCallsLocked()) return;
   }
   std::span<std::uint8_t> space = client->reader.Space();
+  if (space.empty()) {
+    Log(LogLevel::kWarning, kWhere,
+        "client fd " + std::to_string(fd) + ": a " + std::to_string(client->reader.PendingLength()) +
+            "-byte frame does not fit in the memory left for partially received frames "
+            "(max_pending_input), closing connection");
+    CloseClient(fd);
+    return;
+  }
   ssize_t n = client->ReadSome(space);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0) {
@@ -408,8 +488,20 @@ void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
   client->reader.Commit(static_cast<std::size_t>(n));
   client->last_rx = Clock::now();  // any traffic counts as a keepalive answer
   client->pings_sent = 0;
+  if (!ProcessFrames(client)) return;
+  std::lock_guard<std::mutex> lock(client->mutex);
+  // Epoll cannot see records OpenSSL already pulled off the socket: come back without waiting.
+  if (client->tls && client->AcceptsCallsLocked() && client->tls->HasPending()) tls_buffered_.push_back(fd);
+}
+
+bool RpcServer::ProcessFrames(const std::shared_ptr<Client>& client) {
+  int fd = client->fd.get();
   std::span<const std::uint8_t> message;
   for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(client->mutex);
+      if (!client->AcceptsCallsLocked()) break;
+    }
     FrameReader::Status st = client->reader.Next(&message);
     if (st == FrameReader::Status::kNeedMore) break;
     if (st == FrameReader::Status::kBad) {
@@ -417,19 +509,16 @@ void RpcServer::OnReadable(const std::shared_ptr<Client>& client) {
           "packet " + std::to_string(client->reader.PendingLength()) + " bytes received from client fd " +
               std::to_string(fd) + " is out of range, closing connection");
       CloseClient(fd);
-      return;
+      return false;
     }
     HandleMessage(client, message);
-    std::lock_guard<std::mutex> lock(client->mutex);
-    if (client->dead || client->closing) break;
   }
   std::lock_guard<std::mutex> lock(client->mutex);
   if (client->dead || (client->closing && client->out.empty())) {
     CloseClient(fd);  // the client object outlives this call through the caller's shared_ptr
-    return;
+    return false;
   }
-  // Epoll cannot see records OpenSSL already pulled off the socket: come back without waiting.
-  if (client->tls && !client->closing && client->tls->HasPending()) tls_buffered_.push_back(fd);
+  return true;
 }
 
 void RpcServer::ServeBufferedTls() {
@@ -461,13 +550,26 @@ void RpcServer::OnWritable(const std::shared_ptr<Client>& client) {
   }
   if (retry_read) OnReadable(client);
   if (!clients_.contains(client->fd.get())) return;
-  std::lock_guard<std::mutex> lock(client->mutex);
-  client->FlushLocked();
-  if (client->dead || (client->closing && client->out.empty())) {
-    CloseClient(client->fd.get());
-    return;
+  bool resume = false;
+  {
+    std::lock_guard<std::mutex> lock(client->mutex);
+    bool was_held = !client->AcceptsCallsLocked();
+    client->FlushLocked();
+    if (client->dead || (client->closing && client->out.empty())) {
+      CloseClient(client->fd.get());
+      return;
+    }
+    client->UpdateInterestLocked();
+    resume = was_held && client->AcceptsCallsLocked();
   }
-  client->UpdateInterestLocked();
+  if (!resume) return;
+  // Its replies drained: take the calls that were held back in its buffer, and come back for
+  // any TLS records OpenSSL holds (epoll reports only the socket).
+  if (!ProcessFrames(client)) return;
+  std::lock_guard<std::mutex> lock(client->mutex);
+  if (client->tls && client->AcceptsCallsLocked() && client->tls->HasPending()) {
+    tls_buffered_.push_back(client->fd.get());
+  }
 }
 
 void RpcServer::HandleMessage(const std::shared_ptr<Client>& client, std::span<const std::uint8_t> message) {
@@ -477,19 +579,19 @@ void RpcServer::HandleMessage(const std::shared_ptr<Client>& client, std::span<c
   std::span<const std::uint8_t> payload = message.subspan(kHeaderSize);
 
   if (h.prog == kKeepAliveProgram && h.type == MessageType::kMessage) {
-    if (h.vers == kKeepAliveVersion && h.proc == kProcPing) client->SendFrame(KeepAliveFrame(kProcPong));
+    if (h.vers == kKeepAliveVersion && h.proc == kProcPing) client->Respond(KeepAliveFrame(kProcPong));
     return;  // PONGs only reset the timer, which any traffic does
   }
   // libvirtd ignores anything that is not a call (replies, messages, stream packets).
   if (h.type != MessageType::kCall && h.type != MessageType::kCallWithFds) return;
   if (h.prog != kRemoteProgram || h.vers != kRemoteVersion) {
-    client->SendFrame(ErrorReplyFrame(
+    client->Respond(ErrorReplyFrame(
         h, Error(ErrorCode::kRpc, ErrorDomain::kRpc,
                  "Cannot find program " + std::to_string(h.prog) + " version " + std::to_string(h.vers))));
     return;
   }
   if (h.status != MessageStatus::kOk) {
-    client->SendFrame(
+    client->Respond(
         ErrorReplyFrame(h, Error(ErrorCode::kRpc, ErrorDomain::kRpc,
                                  "Unexpected message status " + std::to_string(static_cast<int>(h.status)))));
     return;
@@ -499,11 +601,11 @@ void RpcServer::HandleMessage(const std::shared_ptr<Client>& client, std::span<c
     XdrDecoder dec(payload);
     std::uint32_t nfds = 0;
     if (!dec.U32(&nfds)) {
-      client->SendFrame(ErrorReplyFrame(h, DecodePayloadError()));
+      client->Respond(ErrorReplyFrame(h, DecodePayloadError()));
       return;
     }
     if (nfds != 0) {
-      client->SendFrame(ErrorReplyFrame(h, Error(ErrorCode::kArgumentUnsupported, ErrorDomain::kRpc,
+      client->Respond(ErrorReplyFrame(h, Error(ErrorCode::kArgumentUnsupported, ErrorDomain::kRpc,
                                                  "argument unsupported: fd passing is not supported by this "
                                                  "connection")));
       return;
@@ -511,7 +613,7 @@ void RpcServer::HandleMessage(const std::shared_ptr<Client>& client, std::span<c
     payload = payload.subspan(4);
     h.type = MessageType::kCall;
   }
-  client->SendFrame(client->session->HandleCall(h, payload));
+  client->Respond(client->session->HandleCall(h, payload));
   if (client->session->keepalive_requested()) client->keepalive = true;
   if (client->session->close_requested()) {
     std::lock_guard<std::mutex> lock(client->mutex);

@@ -5,10 +5,16 @@
 // Calls are dispatched on the loop thread itself. The driver serialises every operation under
 // one mutex, so worker threads would add hand-offs without adding parallelism; what keeps one
 // client from stalling the others is that no socket operation ever blocks:
-//  * sockets are non-blocking; partial frames are buffered (up to the 32 MiB frame limit);
+//  * sockets are non-blocking; partial frames are buffered as their bytes arrive (up to the
+//    32 MiB frame limit), and all clients together may hold at most max_pending_input bytes
+//    in frame buffers beyond their small base buffers: the client whose frame would pass that
+//    is disconnected;
 //  * a length word outside [28, 33 554 436] closes that connection only;
-//  * output is queued per client; a client that stops reading is no longer read from once
-//    kPauseReadingAt bytes wait for it, and is dropped if events push it past kDropAt;
+//  * output is queued per client. A client whose replies are not read stops being served once
+//    max_client_requests replies (or 1 MiB) wait for it: its further calls stay unread in the
+//    kernel's socket buffer, so a pipelining client that never reads costs a bounded amount of
+//    memory. Unsolicited output (events, PINGs) cannot be held back that way: a client that
+//    lets more than max_client_output bytes of it pile up is disconnected;
 //  * each wakeup reads at most one buffer per client, so a flooding client cannot starve others.
 //
 // Listeners may be UNIX sockets or TCP sockets, the latter plain or TLS (a TlsContext given to
@@ -47,6 +53,16 @@ struct ServerOptions {
   int keepalive_interval = 5;
   int keepalive_count = 5;
   std::size_t max_clients = 5000;
+  // Per-client limits, so that one misbehaving client cannot exhaust the daemon's memory (see
+  // the top of this file): replies that may wait unread before the client's calls are no
+  // longer taken (libvirtd's max_client_requests); bytes of unsolicited output (events) that
+  // may wait before the client is disconnected; event callbacks one connection may register.
+  std::size_t max_client_requests = 5;
+  std::size_t max_client_output = std::size_t{16} << 20;
+  std::size_t max_client_event_callbacks = 256;
+  // Bytes all clients together may hold in partially received frames beyond their base
+  // buffers (FrameReader::kBaseBuffer each).
+  std::size_t max_pending_input = std::size_t{128} << 20;
   // Exit Run() after this many seconds with no client and no ephemeral secret; 0 = never.
   int idle_timeout = 0;
   // The CONNECT_OPEN path this instance serves ("/system" or "/session").
@@ -79,6 +95,10 @@ class RpcServer {
 
   // Loop-thread only (or after Run() returned).
   std::size_t ClientCount() const { return clients_.size(); }
+  // Thread-safe readings of the memory clients hold: bytes queued for them to read, and bytes
+  // of partially received frames charged to max_pending_input.
+  std::size_t QueuedOutputBytes() const { return queued_output_->load(std::memory_order_relaxed); }
+  std::size_t PendingInputBytes() const { return input_budget_->used(); }
 
  private:
   struct Client;
@@ -93,7 +113,10 @@ class RpcServer {
   RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll, UniqueFd wake);
 
   void Accept(Listener& listener);
-  void OnReadable(const std::shared_ptr<Client>& client);
+  void OnReadable(const std::shared_ptr<Client>& client, bool hangup = false);
+  // Handles the complete frames the client's reader holds, as far as its limits allow.
+  // False when the client was closed.
+  bool ProcessFrames(const std::shared_ptr<Client>& client);
   void OnWritable(const std::shared_ptr<Client>& client);
   void HandleMessage(const std::shared_ptr<Client>& client, std::span<const std::uint8_t> message);
   void CloseClient(int fd);
@@ -111,6 +134,8 @@ class RpcServer {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::map<int, std::shared_ptr<Client>> clients_;  // by fd; loop thread only
   Clock::time_point idle_since_;
+  std::shared_ptr<InputBudget> input_budget_;
+  std::shared_ptr<std::atomic<std::size_t>> queued_output_;  // sum of every client's queued bytes
   std::vector<int> tls_buffered_;  // clients whose TLS layer holds unread data; loop thread only
 };
 

@@ -373,6 +373,58 @@ TEST(RpcFrameTest, LargestFrameIsAssembled) {
   EXPECT_EQ(msg.size(), kMaxMessage);
 }
 
+// Feeds `count` bytes of a frame announced as `announced` bytes long; false when the reader
+// refused to make room (its budget ran out).
+bool FeedPartial(FrameReader& reader, std::size_t announced, std::size_t count) {
+  std::size_t pos = 0;
+  while (pos < count) {
+    auto space = reader.Space();
+    if (space.empty()) return false;
+    std::size_t n = std::min(space.size(), count - pos);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t at = pos + i;
+      space[i] = at < 4 ? static_cast<std::uint8_t>(announced >> (8 * (3 - at))) : 0;
+    }
+    reader.Commit(n);
+    pos += n;
+  }
+  return true;
+}
+
+TEST(RpcFrameTest, BufferGrowsOnlyWithTheBytesThatArrive) {
+  FrameReader reader;
+  // A 32 MiB frame announced, 100 bytes sent: the base buffer is all it holds.
+  ASSERT_TRUE(FeedPartial(reader, kMaxFrame, 100));
+  EXPECT_EQ(reader.Capacity(), FrameReader::kBaseBuffer);
+  FrameReader reader2;
+  ASSERT_TRUE(FeedPartial(reader2, kMaxFrame, 300000));
+  EXPECT_GE(reader2.Capacity(), 300000u);
+  EXPECT_LE(reader2.Capacity(), 2 * 300000u);
+}
+
+TEST(RpcFrameTest, GrowthIsChargedToTheSharedBudgetAndGivenBack) {
+  auto budget = std::make_shared<InputBudget>(1 << 20);
+  {
+    FrameReader a(budget), b(budget);
+    ASSERT_TRUE(FeedPartial(a, kMaxFrame, 600000));
+    std::size_t charged = budget->used();
+    EXPECT_EQ(charged, a.Capacity() - FrameReader::kBaseBuffer);
+    // The second frame cannot get what the first one holds: Space() comes back empty.
+    EXPECT_FALSE(FeedPartial(b, kMaxFrame, 900000));
+    EXPECT_EQ(budget->used(), charged + (b.Capacity() - FrameReader::kBaseBuffer));
+    EXPECT_LE(budget->used(), budget->limit());
+  }
+  EXPECT_EQ(budget->used(), 0u);  // both readers gone
+  // A finished frame gives its growth back when the buffer is reused.
+  FrameReader c(budget);
+  ASSERT_TRUE(FeedPartial(c, 0x4001c, 0x4001c));  // 262 172 bytes, header all zero
+  EXPECT_GT(budget->used(), 0u);
+  std::span<const std::uint8_t> msg;
+  ASSERT_EQ(c.Next(&msg), FrameReader::Status::kFrame);
+  EXPECT_EQ(c.Space().size(), FrameReader::kBaseBuffer);
+  EXPECT_EQ(budget->used(), 0u);
+}
+
 TEST(RpcFrameTest, OversizeReplyIsAnEncodeError) {
   FrameBuilder b(Header{});
   b.payload().String(std::string(kMaxPayload, 'x'));

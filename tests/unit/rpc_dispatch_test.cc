@@ -1,6 +1,7 @@
 // libvirtd's dispatch rules as vsecretd reproduces them (wire-protocol spec §1.8, probed against
 // libvirtd 9.0.0), read-only enforcement, limits, and hostile input.
 #include <fcntl.h>
+#include <poll.h>
 #include <gtest/gtest.h>
 
 #include "rpc_test_support.h"
@@ -270,6 +271,174 @@ TEST_F(RpcDispatchTest, ClientThatNeverReadsDoesNotBlockOthers) {
   OpenRaw(other);
   other.Send(VoidCall(Proc::kConnectNumOfSecrets, 2));
   EXPECT_EQ(ErrorText(other), "<ok>");
+}
+
+// Waits up to `ms` for the condition, polling.
+template <typename F>
+bool WaitFor(F done, int ms = 5000) {
+  for (int i = 0; i < ms / 10; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// Reads and discards until the server closes the connection; false on timeout.
+bool DrainsToEof(RawClient& c, int timeout_ms = 5000) {
+  char sink[65536];
+  for (;;) {
+    pollfd pfd{c.fd(), POLLIN, 0};
+    if (::poll(&pfd, 1, timeout_ms) <= 0) return false;
+    ssize_t n = ::recv(c.fd(), sink, sizeof sink, 0);
+    if (n <= 0) return true;
+  }
+}
+
+TEST(RpcServerLimitsTest, PipeliningClientThatNeverReadsIsHeldBackAndLosesNothing) {
+  TestServer server;
+  server.Start();
+  ASSERT_TRUE(server.driver().DefineXml(
+      Caller{}, "<secret><uuid>11111111-2222-3333-4444-555555555555</uuid></secret>", 0));
+  SecretRef handle{*Uuid::Parse("11111111-2222-3333-4444-555555555555"), UsageType::kNone, ""};
+  ASSERT_TRUE(
+      server.driver().SetValue(Caller{}, handle.uuid, SecretBytes(std::string(kSecretValueMax, 'x')), 0));
+  RawClient hog(server.rw_path());
+  OpenRaw(hog);
+  // Pipeline 64 KiB GET_VALUE calls without reading until the socket takes no more. Each call
+  // is ~60 bytes: a server that kept taking calls would queue over a gigabyte of replies.
+  ::fcntl(hog.fd(), F_SETFL, O_NONBLOCK);
+  std::uint32_t sent = 0;
+  for (std::uint32_t serial = 100; serial < 100 + 40000; ++serial) {
+    WireBuffer call = CallFrame(Proc::kSecretGetValue, serial, SecretFlagsArgs{handle, 0});
+    if (::send(hog.fd(), call.data(), call.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(call.size())) break;
+    ++sent;
+  }
+  ASSERT_GT(sent, 100u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // At most max_client_requests (5) replies wait in the server; the kernel holds the rest.
+  EXPECT_LE(server.server().QueuedOutputBytes(), 5u * (kSecretValueMax + 64));
+  // Others are served meanwhile.
+  RawClient other(server.rw_path());
+  OpenRaw(other);
+  other.Send(VoidCall(Proc::kConnectNumOfSecrets, 2));
+  auto reply = other.ReadFrame();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(HeaderOf(*reply).status, MessageStatus::kOk);
+  // When the hog reads at last, every call it sent is answered, in order.
+  ::fcntl(hog.fd(), F_SETFL, 0);
+  for (std::uint32_t i = 0; i < sent; ++i) {
+    auto r = hog.ReadFrame();
+    ASSERT_TRUE(r) << "reply " << i << " of " << sent;
+    ASSERT_EQ(HeaderOf(*r).serial, 100 + i);
+    ASSERT_EQ(HeaderOf(*r).status, MessageStatus::kOk);
+  }
+  EXPECT_TRUE(WaitFor([&] { return server.server().QueuedOutputBytes() == 0; }));
+}
+
+TEST(RpcServerLimitsTest, ClientThatDoesNotReadItsEventsIsDisconnected) {
+  ServerOptions options;
+  options.max_client_output = 64 << 10;
+  TestServer server(std::move(options));
+  server.Start();
+  RawClient deaf(server.rw_path());
+  OpenRaw(deaf);
+  deaf.Send(CallFrame(Proc::kConnectSecretEventRegisterAny, 2, EventRegisterArgs{0, std::nullopt}));
+  ASSERT_TRUE(deaf.ReadFrame());
+  // Shrink the client's receive buffer so the kernel cannot absorb the flood.
+  int small = 4096;
+  ::setsockopt(deaf.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  RawClient reader(server.rw_path());
+  OpenRaw(reader);
+  reader.Send(CallFrame(Proc::kConnectSecretEventRegisterAny, 2, EventRegisterArgs{0, std::nullopt}));
+  ASSERT_TRUE(reader.ReadFrame());
+  constexpr int kRounds = 5000;  // two lifecycle events (~64 bytes each) per round
+  int events = 0;
+  std::thread consumer([&] {
+    while (events < 2 * kRounds && reader.ReadFrame()) ++events;
+  });
+  for (int i = 0; i < kRounds; ++i) {
+    auto ref = server.driver().DefineXml(Caller{}, "<secret ephemeral='yes'/>", 0);
+    ASSERT_TRUE(ref);
+    ASSERT_TRUE(server.driver().Undefine(Caller{}, ref->uuid));
+  }
+  consumer.join();
+  // The client that reads got every event; the one that does not was cut off, and the
+  // server holds nothing more for it.
+  EXPECT_EQ(events, 2 * kRounds);
+  EXPECT_TRUE(DrainsToEof(deaf));
+  EXPECT_TRUE(WaitFor([&] { return server.server().QueuedOutputBytes() == 0; }));
+}
+
+TEST(RpcServerLimitsTest, EventCallbacksPerConnectionAreLimited) {
+  ServerOptions options;
+  options.max_client_event_callbacks = 2;
+  TestServer server(std::move(options));
+  server.Start();
+  RawClient c(server.rw_path());
+  OpenRaw(c);
+  c.Send(CallFrame(Proc::kConnectSecretEventRegisterAny, 2, EventRegisterArgs{0, std::nullopt}));
+  auto first = c.ReadFrame();
+  ASSERT_TRUE(first);
+  ASSERT_EQ(HeaderOf(*first).status, MessageStatus::kOk);
+  c.Send(CallFrame(Proc::kConnectSecretEventRegisterAny, 3, EventRegisterArgs{1, std::nullopt}));
+  auto second = c.ReadFrame();
+  ASSERT_TRUE(second);
+  ASSERT_EQ(HeaderOf(*second).status, MessageStatus::kOk);
+  SecretRef some{*Uuid::Parse("11111111-2222-3333-4444-555555555555"), UsageType::kNone, ""};
+  c.Send(CallFrame(Proc::kConnectSecretEventRegisterAny, 4, EventRegisterArgs{0, some}));
+  auto refused = c.ReadFrame();
+  ASSERT_TRUE(refused);
+  ASSERT_EQ(HeaderOf(*refused).status, MessageStatus::kError);
+  EXPECT_EQ(ErrorOf(*refused).message(),
+            "operation failed: too many secret event callbacks on this connection "
+            "(max_client_event_callbacks 2)");
+  EXPECT_EQ(ErrorOf(*refused).code(), ErrorCode::kOperationFailed);
+  // Another connection has its own allowance; a freed slot can be used again.
+  RawClient d(server.rw_path());
+  OpenRaw(d);
+  d.Send(CallFrame(Proc::kConnectSecretEventRegisterAny, 2, EventRegisterArgs{0, some}));
+  auto other = d.ReadFrame();
+  ASSERT_TRUE(other);
+  EXPECT_EQ(HeaderOf(*other).status, MessageStatus::kOk);
+  int id = DecodePayload<IntValue>(PayloadOf(*first))->value;
+  c.Send(CallFrame(Proc::kConnectSecretEventDeregisterAny, 5, IntValue{id}));
+  ASSERT_TRUE(c.ReadFrame());
+  c.Send(CallFrame(Proc::kConnectSecretEventRegisterAny, 6, EventRegisterArgs{0, some}));
+  auto again = c.ReadFrame();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(HeaderOf(*again).status, MessageStatus::kOk);
+}
+
+TEST(RpcServerLimitsTest, PartialFramesShareOneMemoryBudget) {
+  ServerOptions options;
+  options.max_pending_input = 1 << 20;
+  TestServer server(std::move(options));
+  server.Start();
+  auto announce = [](RawClient& c, std::size_t bytes) {
+    WireBuffer head = testing::FromHex("02000004");  // a 32 MiB frame
+    head.resize(bytes, 0);
+    c.Send(head);
+  };
+  // Announcing a huge frame costs nothing until its bytes arrive.
+  RawClient idle(server.rw_path());
+  announce(idle, 4);
+  RawClient big(server.rw_path());
+  announce(big, 600000);
+  ASSERT_TRUE(WaitFor([&] { return server.server().PendingInputBytes() >= 500000; }));
+  EXPECT_LE(server.server().PendingInputBytes(), std::size_t{1} << 20);
+  // A second large partial frame does not fit in what is left: that client is dropped.
+  RawClient greedy(server.rw_path());
+  announce(greedy, 700000);
+  EXPECT_TRUE(DrainsToEof(greedy));
+  EXPECT_LE(server.server().PendingInputBytes(), std::size_t{1} << 20);
+  // The first ones are still connected and served (a new client too).
+  RawClient fresh(server.rw_path());
+  fresh.Send(VoidCall(Proc::kAuthList, 0));
+  EXPECT_TRUE(fresh.ReadFrame());
+  EXPECT_FALSE(big.SeesEof(200));
+  // Their memory comes back when they go.
+  big = RawClient(server.rw_path());
+  EXPECT_TRUE(WaitFor([&] { return server.server().PendingInputBytes() == 0; }));
 }
 
 TEST(RpcServerPolicyTest, RefusedPeerGetsAuthenticationError) {
