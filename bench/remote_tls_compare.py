@@ -31,9 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import daemon_harness as h  # noqa: E402
-from remote_tls_test import free_port, wait_port  # noqa: E402
-
-MAKE_CERTS = os.path.join(ROOT, "scripts", "make-certs.sh")
+from remote_harness import ListeningVsecretd, free_port, make_certs, tls_listen_config, wait_port  # noqa: E402
 
 CLIENT = r'''
 import json, sys, time
@@ -62,52 +60,12 @@ conn.close()
 '''
 
 
-class TlsLibvirtd(h.Daemon):
-    """daemon_harness.StockLibvirtd's setup, with a TLS listener on 127.0.0.1:port."""
-
-    def __init__(self, port, server_pki):
-        self.dir = tempfile.mkdtemp(prefix="libvirtd-tls-bench-")
-        drv = os.path.join(self.dir, "drv")
-        sock = os.path.join(self.dir, "sock")
-        os.makedirs(drv)
-        os.makedirs(sock)
-        os.symlink(h.SECRET_DRIVER, os.path.join(drv, os.path.basename(h.SECRET_DRIVER)))
-        conf = os.path.join(self.dir, "libvirtd.conf")
-        with open(conf, "w") as f:
-            f.write('unix_sock_dir = "%s"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
-                    'unix_sock_rw_perms = "0700"\nlog_outputs = "1:file:%s/libvirtd.log"\n' % (sock, self.dir))
-            f.write('listen_tls = 1\nlisten_tcp = 0\nlisten_addr = "127.0.0.1"\ntls_port = "%d"\nauth_tls = "none"\n'
-                    'cert_file = "%s/servercert.pem"\nkey_file = "%s/serverkey.pem"\nca_file = "%s/cacert.pem"\n'
-                    % (port, server_pki, server_pki, server_pki))
-        mounts = " ".join('[ -d %s ] && { mount -t tmpfs tmpfs %s || exit 1; };' % (d, d)
-                          for d in ("/etc/libvirt", "/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt"))
-        script = '%s exec %s --listen --config %s --pid-file %s/libvirtd.pid' % (mounts, h.LIBVIRTD, conf, self.dir)
-        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env=h.clean_env({"LIBVIRT_DRIVER_DIR": drv}))
-        self.rw = os.path.join(sock, "libvirt-sock")
-        self.ro = self.rw + "-ro"
-        try:
-            h.wait_for_socket(self.rw, self.proc, timeout=20)
-            wait_port(port, self.proc, timeout=20)
-        except Exception:
-            self.cleanup()
-            raise
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def start_vsecretd(port, server_pki, workdir):
-    conf = os.path.join(workdir, "vsecretd.conf")
-    with open(conf, "w") as f:
-        f.write('listen_tls = 1\nlisten_addr = "127.0.0.1"\ntls_port = "%d"\n'
-                'cert_file = "%s/servercert.pem"\nkey_file = "%s/serverkey.pem"\nca_file = "%s/cacert.pem"\n'
-                % (port, server_pki, server_pki, server_pki))
-    d = h.Vsecretd(args=["--listen", "--config", conf])
+def start_libvirtd(port, server_pki):
+    """daemon_harness.StockLibvirtd with a TLS listener on 127.0.0.1:port and no client auth."""
+    d = h.StockLibvirtd(extra_config=tls_listen_config(port, server_pki) + 'listen_tcp = 0\nauth_tls = "none"\n',
+                        args=["--listen"])
     try:
-        wait_port(port, d.proc)
+        wait_port(port, d.proc, timeout=20)
     except Exception:
         d.cleanup()
         raise
@@ -136,11 +94,11 @@ def main():
     daemons = []
     try:
         pki = os.path.join(work, "pki")
-        subprocess.run([MAKE_CERTS, "all", pki], check=True, capture_output=True, timeout=60)
+        make_certs("all", pki)
         server_pki, client_pki = os.path.join(pki, "server"), os.path.join(pki, "client")
         ports = {"vsecretd": free_port(), "libvirtd": free_port()}
-        daemons.append(start_vsecretd(ports["vsecretd"], server_pki, work))
-        daemons.append(TlsLibvirtd(ports["libvirtd"], server_pki))
+        daemons.append(ListeningVsecretd(tls_listen_config(ports["vsecretd"], server_pki), port=ports["vsecretd"]))
+        daemons.append(start_libvirtd(ports["libvirtd"], server_pki))
         rates = {"vsecretd": [], "libvirtd": []}
         info = {}
         for r in range(args.rounds):

@@ -1,5 +1,5 @@
-// The <encryption> element of storage volumes and disks: parse, format and the libxml2 helpers
-// the storage XML parsers share (volume-encryption spec §6.5, secret-driver spec §6).
+// The <encryption> element of storage volumes and disks: parse and format (volume-encryption
+// spec §6.5, secret-driver spec §6).
 //
 // Parsing follows libvirt 9.0's virStorageEncryptionParseNode check by check, so that the first
 // error reported is the one libvirt reports, with its exact message. Formatting is byte-identical
@@ -9,7 +9,6 @@
 
 #include <libxml/tree.h>
 
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,36 +67,4 @@ Result<EncryptionDef> ParseEncryptionXml(std::string_view xml);
 // Appends the element, each line prefixed by indent spaces and ending in '\n'.
 void FormatEncryptionXml(std::string& out, const EncryptionDef& def, int indent);
 
-// ---------------------------------------------------------------------------------------------
-// libxml2 plumbing shared by the storage XML parsers (encryption, volume, pool). It reproduces
-// libvirt's virXMLParse: its parser options, its syntax-error text
-// ("<name>:<line>: <libxml2 message><source line>\n<caret>"), its root-name check, and the
-// XPath-like look-ups its parsers use.
-namespace storage_xml {
-
-struct DocFree {
-  void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
-};
-using DocPtr = std::unique_ptr<xmlDoc, DocFree>;
-
-// Parses API input (a C string: it ends at the first NUL) named source_name and checks that the
-// root element is root_name ("expecting root element of '<root>', not '<name>'").
-Result<DocPtr> ParseDocument(std::string_view xml, std::string_view source_name, const char* root_name);
-
-// The first child element with this name and no namespace ("./name[1]").
-const xmlNode* FirstChild(const xmlNode* parent, const char* name);
-// Every such child, in document order ("./name").
-std::vector<const xmlNode*> Children(const xmlNode* parent, const char* name);
-// virXMLPropString: the attribute's value, "" included; nullopt when absent.
-std::optional<std::string> Prop(const xmlNode* node, const char* name);
-// virXPathString("string(...)"): the flattened text of a node; "" counts as absent.
-std::optional<std::string> Text(const xmlNode* node);
-// The text of the first child element with this name ("string(./name)").
-std::optional<std::string> ChildText(const xmlNode* parent, const char* name);
-// "string(./a/b)": the first b under any a, in document order.
-std::optional<std::string> PathText(const xmlNode* parent, const char* a, const char* b);
-// virXPathString("string(./@name)"): the attribute's value, "" counting as absent.
-std::optional<std::string> AttrText(const xmlNode* node, const char* name);
-
-}  // namespace storage_xml
 }  // namespace vsecret

@@ -5,21 +5,21 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "conf/encryption_xml.h"
 #include "conf/xml_escape.h"
+#include "conf/xml_util.h"
 
 namespace vsecret {
 namespace {
 
-using storage_xml::ChildText;
-using storage_xml::FirstChild;
+using xml_util::ChildText;
+using xml_util::FirstChild;
 
 constexpr std::string_view kPoolTypes[] = {"dir",      "fs",           "netfs", "logical", "disk",
                                            "iscsi",    "iscsi-direct", "scsi",  "mpath",   "rbd",
                                            "sheepdog", "gluster",      "zfs",   "vstorage"};
 
 std::optional<long long> ParseId(const xmlNode* node) {
-  const std::string text = storage_xml::Text(node).value_or("");
+  const std::string text = xml_util::Text(node).value_or("");
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(text.c_str(), &end, 10);
@@ -54,11 +54,11 @@ std::string SanitizePath(std::string_view path) {
 }
 
 Result<PoolDef> ParsePoolXml(std::string_view xml) {
-  Result<storage_xml::DocPtr> doc = storage_xml::ParseDocument(xml, "(storage_pool_definition)", "pool");
+  Result<xml_util::DocPtr> doc = xml_util::ParseDocument(xml, {.name = "(storage_pool_definition)"}, "pool");
   if (!doc) return std::unexpected(doc.error());
   const xmlNode* root = xmlDocGetRootElement(doc->get());
   PoolDef def;
-  const std::optional<std::string> type = storage_xml::Prop(root, "type");
+  const std::optional<std::string> type = xml_util::Prop(root, "type");
   if (!type) return XmlError(ErrorDomain::kStorage, "Missing required attribute 'type' in element 'pool'");
   bool known = false;
   for (std::size_t i = 0; i < std::size(kPoolTypes); ++i) {

@@ -9,20 +9,17 @@
 // differential unit test holds it to that.
 #include "conf/secret_xml.h"
 
-#include <libxml/parser.h>
 #include <libxml/relaxng.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 
 #include <array>
-#include <climits>
 #include <cstdarg>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <optional>
 
 #include "conf/xml_escape.h"
+#include "conf/xml_util.h"
 #include "vsecret_schemas.h"
 
 namespace vsecret {
@@ -36,66 +33,12 @@ Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
 
 namespace {
 
-// The document name libvirt gives API input. libvirt hands such input to libxml2 as a C string
-// (xmlCtxtReadDoc), which ends at the first NUL and, in libxml2 2.9, ignores the encoding
-// declaration; a file goes through an I/O buffer that honours it.
+// The document name libvirt gives API input; anything else names a file.
 constexpr std::string_view kApiSourceName = "(definition_of_secret)";
 
-// libvirt's XML_PARSE flags for every document (virXMLParseHelper): no network access, no
-// warnings, and in particular no entity substitution and no DTD loading.
-constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOWARNING;
-
 // ---------------------------------------------------------------------------------------------
-// libxml2 plumbing
+// RelaxNG validation
 
-void EnsureLibxmlInitialised() {
-  // Both initialisers touch unlocked globals in libxml2 2.9, so they must run exactly once.
-  static std::once_flag once;
-  std::call_once(once, [] {
-    xmlInitParser();
-    xmlRelaxNGInitTypes();
-  });
-}
-
-void DiscardMessage(void* /*ctx*/, const char* /*msg*/, ...) {}
-
-// libxml2 sends diagnostics that have no context-specific sink to per-thread fallback handlers,
-// which print to stderr by default, and a per-thread structured handler would divert the
-// context-specific ones away from our callbacks. Both are neutralised for the duration of one
-// parse and restored afterwards, so other libxml2 users in the process are unaffected.
-class ScopedLibxmlErrorRouting {
- public:
-  ScopedLibxmlErrorRouting()
-      : generic_(xmlGenericError),
-        generic_ctx_(xmlGenericErrorContext),
-        structured_(xmlStructuredError),
-        structured_ctx_(xmlStructuredErrorContext) {
-    xmlSetGenericErrorFunc(nullptr, DiscardMessage);
-    xmlSetStructuredErrorFunc(nullptr, nullptr);
-  }
-  ~ScopedLibxmlErrorRouting() {
-    xmlSetGenericErrorFunc(generic_ctx_, generic_);
-    xmlSetStructuredErrorFunc(structured_ctx_, structured_);
-  }
-  ScopedLibxmlErrorRouting(const ScopedLibxmlErrorRouting&) = delete;
-  ScopedLibxmlErrorRouting& operator=(const ScopedLibxmlErrorRouting&) = delete;
-
- private:
-  xmlGenericErrorFunc generic_;
-  void* generic_ctx_;
-  xmlStructuredErrorFunc structured_;
-  void* structured_ctx_;
-};
-
-struct ParserCtxtFree {
-  void operator()(xmlParserCtxt* p) const { xmlFreeParserCtxt(p); }
-};
-struct DocFree {
-  void operator()(xmlDoc* p) const { xmlFreeDoc(p); }
-};
-struct XmlCharFree {
-  void operator()(xmlChar* p) const { xmlFree(p); }
-};
 struct RngParserFree {
   void operator()(xmlRelaxNGParserCtxt* p) const { xmlRelaxNGFreeParserCtxt(p); }
 };
@@ -105,52 +48,6 @@ struct RngFree {
 struct RngValidFree {
   void operator()(xmlRelaxNGValidCtxt* p) const { xmlRelaxNGFreeValidCtxt(p); }
 };
-
-// The first fatal syntax error of the parse running on this thread. libvirt keeps "the first
-// error wins" in its thread-local last-error slot; this is the equivalent. Sub-parsers libxml2
-// spawns for entity content call back with their own context, so the state cannot live there.
-struct SyntaxErrorSlot {
-  std::optional<Error> error;
-};
-thread_local SyntaxErrorSlot* t_syntax_errors = nullptr;
-
-// Marks parser contexts whose errors belong to the secret domain; libvirt stores its domain code
-// in _private and sub-parsers inherit that pointer.
-int g_secret_domain_tag = 0;
-
-// Same text as libvirt's catchXMLError: "<file>:<line>: <libxml2 message><source line>\n<caret>",
-// where the caret line repeats tabs and turns other characters before the error column into '-'.
-void CatchSyntaxError(void* ctx, const char* /*msg*/, ...) {
-  auto* pctxt = static_cast<xmlParserCtxtPtr>(ctx);
-  SyntaxErrorSlot* slot = t_syntax_errors;
-  if (pctxt == nullptr || slot == nullptr || slot->error.has_value() || pctxt->input == nullptr ||
-      pctxt->lastError.level != XML_ERR_FATAL || pctxt->lastError.message == nullptr) {
-    return;
-  }
-  const xmlChar* base = pctxt->input->base;
-  const xmlChar* cur = pctxt->input->cur;
-  while (cur > base && (*cur == '\n' || *cur == '\r')) --cur;
-  while (cur > base && *cur != '\n' && *cur != '\r') --cur;
-  if (*cur == '\n' || *cur == '\r') ++cur;
-  const std::size_t column = static_cast<std::size_t>(pctxt->input->cur - cur);
-
-  std::string context;
-  while (*cur != 0 && *cur != '\n' && *cur != '\r') context.push_back(static_cast<char>(*cur++));
-  std::string caret;
-  for (std::size_t n = 0; n < column && n < context.size(); ++n) {
-    caret.push_back(context[n] == '\t' ? '\t' : '-');
-  }
-  caret.push_back('^');
-  // libvirt formats an empty context line from a NULL buffer, which glibc prints as "(null)".
-  if (context.empty()) context = "(null)";
-
-  const xmlError& e = pctxt->lastError;
-  std::string text = e.file != nullptr ? std::string(e.file) + ":" : std::string("at line ");
-  text += std::to_string(e.line) + ": " + e.message + context + "\n" + caret;
-  const ErrorDomain domain =
-      pctxt->_private == &g_secret_domain_tag ? ErrorDomain::kSecret : ErrorDomain::kXml;
-  slot->error = Error(ErrorCode::kXmlDetail, domain, std::move(text));
-}
 
 // Collects RelaxNG diagnostics the way libvirt's catchRNGError does: every message appended,
 // each already ending in its own newline.
@@ -184,12 +81,12 @@ Result<void> ValidateAgainstSchema(xmlDoc* doc) {
   std::unique_ptr<xmlRelaxNGParserCtxt, RngParserFree> parser(
       xmlRelaxNGNewMemParserCtxt(schemas::k_secret.data(), static_cast<int>(schemas::k_secret.size())));
   if (!parser) return InternalError(ErrorDomain::kXml, "Unable to create RNG parser for " + path);
-  xmlRelaxNGSetParserErrors(parser.get(), AppendRngMessage, DiscardMessage, &messages);
+  xmlRelaxNGSetParserErrors(parser.get(), AppendRngMessage, xml_util::DiscardMessage, &messages);
   std::unique_ptr<xmlRelaxNG, RngFree> grammar(xmlRelaxNGParse(parser.get()));
   if (!grammar) return InternalError(ErrorDomain::kXml, "Unable to parse RNG " + path + ": " + messages);
   std::unique_ptr<xmlRelaxNGValidCtxt, RngValidFree> valid(xmlRelaxNGNewValidCtxt(grammar.get()));
   if (!valid) return InternalError(ErrorDomain::kXml, "Unable to create RNG validation context " + path);
-  xmlRelaxNGSetValidErrors(valid.get(), AppendRngMessage, DiscardMessage, &messages);
+  xmlRelaxNGSetValidErrors(valid.get(), AppendRngMessage, xml_util::DiscardMessage, &messages);
   if (xmlRelaxNGValidateDoc(valid.get(), doc) != 0) {
     return Fail(ErrorCode::kXmlInvalidSchema, ErrorDomain::kXml,
                 "XML document failed to validate against schema: Unable to validate doc against " + path +
@@ -199,64 +96,11 @@ Result<void> ValidateAgainstSchema(xmlDoc* doc) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Look-ups with the semantics of libvirt's XPath expressions relative to the root: a bare name
-// matches only un-namespaced nodes, string() takes the first match in document order and yields
-// its flattened text (text and CDATA of all descendants and entity references, nothing else), and
-// virXPathString treats "" as absent.
+// The tree, read with the look-ups of libvirt's XPath expressions relative to the root.
 
-bool SameName(const xmlChar* actual, const char* wanted) {
-  return xmlStrEqual(actual, reinterpret_cast<const xmlChar*>(wanted)) != 0;
-}
-
-bool IsNamed(const xmlNode* node, const char* name) {
-  return node->type == XML_ELEMENT_NODE && node->ns == nullptr && SameName(node->name, name);
-}
-
-const xmlNode* FirstChild(const xmlNode* parent, const char* name) {
-  for (const xmlNode* c = parent->children; c != nullptr; c = c->next) {
-    if (IsNamed(c, name)) return c;
-  }
-  return nullptr;
-}
-
-const xmlAttr* FindAttr(const xmlNode* node, const char* name) {
-  for (const xmlAttr* a = node->properties; a != nullptr; a = a->next) {
-    if (a->ns == nullptr && SameName(a->name, name)) return a;
-  }
-  return nullptr;
-}
-
-// libxml2 itself treats an attribute as a node with the same leading layout.
-const xmlNode* AsNode(const xmlAttr* attr) { return reinterpret_cast<const xmlNode*>(attr); }
-
-// xmlNodeGetContent is exactly what libxml2's XPath string() uses for a node.
-std::optional<std::string> NonEmptyContent(const xmlNode* node) {
-  if (node == nullptr) return std::nullopt;
-  std::unique_ptr<xmlChar, XmlCharFree> text(xmlNodeGetContent(node));
-  if (!text || text.get()[0] == 0) return std::nullopt;
-  return std::string(reinterpret_cast<const char*>(text.get()));
-}
-
-std::optional<std::string> ChildText(const xmlNode* root, const char* name) {
-  return NonEmptyContent(FirstChild(root, name));
-}
-
-// "./usage/<name>" and "./usage/@type": the first hit in document order may sit in any <usage>.
-std::optional<std::string> UsageChildText(const xmlNode* root, const char* name) {
-  for (const xmlNode* u = root->children; u != nullptr; u = u->next) {
-    if (!IsNamed(u, "usage")) continue;
-    if (const xmlNode* c = FirstChild(u, name)) return NonEmptyContent(c);
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> UsageTypeText(const xmlNode* root) {
-  for (const xmlNode* u = root->children; u != nullptr; u = u->next) {
-    if (!IsNamed(u, "usage")) continue;
-    if (const xmlAttr* a = FindAttr(u, "type")) return NonEmptyContent(AsNode(a));
-  }
-  return std::nullopt;
-}
+using xml_util::AttrText;
+using xml_util::ChildText;
+using xml_util::FirstChild;
 
 struct UsageSpec {
   const char* child;
@@ -286,7 +130,7 @@ Result<SecretDef> DefFromTree(const xmlNode* root) {
   SecretDef def;
   const std::pair<const char*, bool*> flags[] = {{"ephemeral", &def.ephemeral}, {"private", &def.is_private}};
   for (const auto& [name, field] : flags) {
-    const std::optional<std::string> value = NonEmptyContent(AsNode(FindAttr(root, name)));
+    const std::optional<std::string> value = AttrText(root, name);
     if (!value) continue;
     if (*value != "yes" && *value != "no") {
       return XmlError(ErrorDomain::kSecret, std::string("invalid value of '") + name + "'");
@@ -305,14 +149,15 @@ Result<SecretDef> DefFromTree(const xmlNode* root) {
   def.description = ChildText(root, "description");
 
   if (FirstChild(root, "usage") == nullptr) return def;
-  const std::optional<std::string> type_name = UsageTypeText(root);
+  // "./usage/@type" and "./usage/<id>": the first hit in document order may sit in any <usage>.
+  const std::optional<std::string> type_name = xml_util::PathAttrText(root, "usage", "type");
   if (!type_name) return XmlError(ErrorDomain::kSecret, "unknown secret usage type");
   const std::optional<UsageType> type = UsageTypeFromName(*type_name);
   if (!type) return ConfigUnsupported(ErrorDomain::kSecret, "unknown secret usage type " + *type_name);
   def.usage_type = *type;
   if (*type == UsageType::kNone) return def;
   const UsageSpec spec = UsageSpecFor(*type);
-  def.usage_id = UsageChildText(root, spec.child);
+  def.usage_id = xml_util::PathText(root, "usage", spec.child);
   if (!def.usage_id) return InternalError(ErrorDomain::kSecret, spec.missing);
   return def;
 }
@@ -458,45 +303,16 @@ std::optional<SecretDef> ParseCanonicalSecretXml(std::string_view xml) {
 
 Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
                                            std::string_view source_name) {
-  EnsureLibxmlInitialised();
-  const std::string name(source_name);
-  const bool from_api = source_name == kApiSourceName;
-  const std::string c_string = from_api ? std::string(xml.substr(0, xml.find('\0'))) : std::string();
-  if (!from_api && xml.size() > static_cast<std::size_t>(INT_MAX)) {
-    return Fail(ErrorCode::kXmlError, ErrorDomain::kSecret,
-                "XML error: failed to parse xml document '" + name + "'");
-  }
-
-  ScopedLibxmlErrorRouting routing;
-  SyntaxErrorSlot slot;
-  t_syntax_errors = &slot;
-  std::unique_ptr<xmlParserCtxt, ParserCtxtFree> pctxt(xmlNewParserCtxt());
-  if (!pctxt || pctxt->sax == nullptr) std::abort();  // allocation failure, as libvirt does
-  pctxt->_private = &g_secret_domain_tag;
-  pctxt->sax->error = CatchSyntaxError;
-  std::unique_ptr<xmlDoc, DocFree> doc(
-      from_api ? xmlCtxtReadDoc(pctxt.get(), reinterpret_cast<const xmlChar*>(c_string.c_str()), name.c_str(),
-                                nullptr, kParseOptions)
-               : xmlCtxtReadMemory(pctxt.get(), xml.data(), static_cast<int>(xml.size()), name.c_str(),
-                                   nullptr, kParseOptions));
-  t_syntax_errors = nullptr;
-
-  if (!doc) {
-    if (slot.error) return std::unexpected(std::move(*slot.error));
-    return Fail(ErrorCode::kXmlError, ErrorDomain::kSecret,
-                "XML error: failed to parse xml document '" + name + "'");
-  }
-  const xmlNode* root = xmlDocGetRootElement(doc.get());
-  if (root == nullptr) return InternalError(ErrorDomain::kSecret, "missing root element");
-  // libvirt compares only the local name, so a namespaced root passes (spec §1.2 quirk).
-  if (!SameName(root->name, "secret")) {
-    return XmlError(ErrorDomain::kXml, std::string("expecting root element of 'secret', not '") +
-                                           reinterpret_cast<const char*>(root->name) + "'");
-  }
+  // Schema validation reports through the same per-thread channels as the parser.
+  xml_util::ScopedErrorRouting routing;
+  const xml_util::ParseSource source{
+      .name = source_name, .is_api_input = source_name == kApiSourceName, .domain = ErrorDomain::kSecret};
+  Result<xml_util::DocPtr> doc = xml_util::ParseDocument(xml, source, "secret");
+  if (!doc) return std::unexpected(doc.error());
   if ((flags & kDefineValidate) != 0) {
-    if (Result<void> valid = ValidateAgainstSchema(doc.get()); !valid) return std::unexpected(valid.error());
+    if (Result<void> valid = ValidateAgainstSchema(doc->get()); !valid) return std::unexpected(valid.error());
   }
-  return DefFromTree(root);
+  return DefFromTree(xmlDocGetRootElement(doc->get()));
 }
 
 }  // namespace secret_xml_internal

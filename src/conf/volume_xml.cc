@@ -10,14 +10,15 @@
 #include <cstring>
 
 #include "conf/xml_escape.h"
+#include "conf/xml_util.h"
 
 namespace vsecret {
 namespace {
 
-using storage_xml::AttrText;
-using storage_xml::ChildText;
-using storage_xml::FirstChild;
-using storage_xml::PathText;
+using xml_util::AttrText;
+using xml_util::ChildText;
+using xml_util::FirstChild;
+using xml_util::PathText;
 
 constexpr std::string_view kFormatNames[] = {"none", "raw",  "dir",   "bochs", "cloop", "dmg",
                                              "iso",  "vpc",  "vdi",   "fat",   "vhd",   "ploop",
@@ -55,7 +56,7 @@ Result<std::uint64_t> StorageSize(const std::optional<std::string>& unit, const 
 Result<std::optional<long long>> IdElement(const xmlNode* perms, const char* name, const char* message) {
   const xmlNode* node = FirstChild(perms, name);
   if (node == nullptr) return std::optional<long long>();
-  const std::string text = storage_xml::Text(node).value_or("");
+  const std::string text = xml_util::Text(node).value_or("");
   const char* s = text.c_str();
   while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') ++s;
   char* end = nullptr;
@@ -163,7 +164,7 @@ Result<std::uint64_t> ScaleInteger(std::uint64_t value, std::string_view suffix)
 }
 
 Result<VolumeDef> ParseVolumeXml(std::string_view xml) {
-  Result<storage_xml::DocPtr> doc = storage_xml::ParseDocument(xml, "(storage_volume_definition)", "volume");
+  Result<xml_util::DocPtr> doc = xml_util::ParseDocument(xml, {.name = "(storage_volume_definition)"}, "volume");
   if (!doc) return std::unexpected(doc.error());
   const xmlNode* root = xmlDocGetRootElement(doc->get());
   VolumeDef def;
@@ -177,7 +178,7 @@ Result<VolumeDef> ParseVolumeXml(std::string_view xml) {
   }
   def.has_backing_store = PathText(root, "backingStore", "path").has_value();
   const xmlNode* capacity = FirstChild(root, "capacity");
-  if (std::optional<std::string> text = storage_xml::Text(capacity)) {
+  if (std::optional<std::string> text = xml_util::Text(capacity)) {
     Result<std::uint64_t> size = StorageSize(AttrText(capacity, "unit"), *text);
     if (!size) return std::unexpected(size.error());
     def.capacity = *size;
@@ -185,7 +186,7 @@ Result<VolumeDef> ParseVolumeXml(std::string_view xml) {
     return XmlError(ErrorDomain::kStorage, "missing capacity element");
   }
   const xmlNode* allocation = FirstChild(root, "allocation");
-  if (std::optional<std::string> text = storage_xml::Text(allocation)) {
+  if (std::optional<std::string> text = xml_util::Text(allocation)) {
     Result<std::uint64_t> size = StorageSize(AttrText(allocation, "unit"), *text);
     if (!size) return std::unexpected(size.error());
     def.allocation = *size;

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "base/env.h"
+#include "conf/xml_util.h"
 #include "store/atomic_file.h"
 #include "volume/luks_image.h"
 #include "volume/qcow2_image.h"
@@ -134,9 +135,9 @@ std::optional<EncryptionDef> StorageDriver::ReadVolumeMetadata(const std::string
   std::size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && xml.size() < 65536) xml.append(buf, n);
   std::fclose(f);
-  Result<storage_xml::DocPtr> doc = storage_xml::ParseDocument(xml, "(volume metadata)", kMetadataRoot);
+  Result<xml_util::DocPtr> doc = xml_util::ParseDocument(xml, {.name = "(volume metadata)"}, kMetadataRoot);
   if (!doc) return std::nullopt;
-  const xmlNode* enc = storage_xml::FirstChild(xmlDocGetRootElement(doc->get()), "encryption");
+  const xmlNode* enc = xml_util::FirstChild(xmlDocGetRootElement(doc->get()), "encryption");
   if (enc == nullptr) return std::nullopt;
   Result<EncryptionDef> def = ParseEncryptionNode(enc);
   if (!def) return std::nullopt;

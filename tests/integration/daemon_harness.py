@@ -11,6 +11,7 @@ LIBVIRT_DRIVER_DIR names a directory holding only libvirt_driver_secret.so.
 Every process started here is stopped by its PID (SIGTERM, then SIGKILL after a bounded wait).
 """
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -127,9 +128,10 @@ def libvirtd_available():
 
 class StockLibvirtd(Daemon):
     """store_dir: a host directory bind-mounted over /etc/libvirt (so the store lives on a chosen
-    filesystem, e.g. for benchmarks); by default /etc/libvirt is a private tmpfs."""
+    filesystem, e.g. for benchmarks); by default /etc/libvirt is a private tmpfs. extra_config is
+    appended to libvirtd.conf and args to the command line (e.g. a TLS listener and --listen)."""
 
-    def __init__(self, store_dir=None):
+    def __init__(self, store_dir=None, extra_config="", args=()):
         self.dir = tempfile.mkdtemp(prefix="libvirtd-it-")
         drv = os.path.join(self.dir, "drv")
         sock = os.path.join(self.dir, "sock")
@@ -140,17 +142,23 @@ class StockLibvirtd(Daemon):
         with open(conf, "w") as f:
             f.write('unix_sock_dir = "%s"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
                     'unix_sock_rw_perms = "0700"\nlog_outputs = "1:file:%s/libvirtd.log"\n' % (sock, self.dir))
+            f.write(extra_config)
         mounts = " ".join('[ -d %s ] && { mount -t tmpfs tmpfs %s || exit 1; };' % (d, d)
                           for d in ("/etc/libvirt", "/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt"))
         if store_dir is not None:
             mounts += " mount --bind %s /etc/libvirt || exit 1;" % store_dir
-        script = '%s exec %s --config %s --pid-file %s/libvirtd.pid' % (mounts, LIBVIRTD, conf, self.dir)
+        argv = [LIBVIRTD] + list(args) + ["--config", conf, "--pid-file", os.path.join(self.dir, "libvirtd.pid")]
+        script = '%s exec %s' % (mounts, " ".join(shlex.quote(a) for a in argv))
         env = clean_env({"LIBVIRT_DRIVER_DIR": drv})
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         self.rw = os.path.join(sock, "libvirt-sock")
         self.ro = os.path.join(sock, "libvirt-sock-ro")
-        wait_for_socket(self.rw, self.proc, timeout=20)
+        try:
+            wait_for_socket(self.rw, self.proc, timeout=20)
+        except Exception:
+            self.cleanup()
+            raise
 
     def cleanup(self):
         self.stop()

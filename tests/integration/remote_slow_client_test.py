@@ -23,7 +23,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_harness as h  # noqa: E402
-from remote_tls_test import free_port, make_pki, start_daemon, stop_daemon, tls_config, wait_port  # noqa: E402
+from remote_harness import ListeningVsecretd, free_port, make_pki, tls_config  # noqa: E402
 
 UUID = "8c3a0b64-1e2f-4d5a-8b6c-0fedcba98765"
 SECRET_XML = ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
@@ -40,19 +40,14 @@ class SlowClientTest(unittest.TestCase):
             cls.pki = os.path.join(cls.tmp, "pki")
             make_pki(cls.pki)
             cls.port = free_port()
-            cls.d = start_daemon(tls_config(cls.pki, cls.port))
+            cls.d = ListeningVsecretd(tls_config(cls.pki, cls.port), port=cls.port)
         except Exception:
             shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-        try:
-            wait_port(cls.port, cls.d.proc)
-        except Exception:
-            cls.tearDownClass()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        stop_daemon(cls.d)
+        cls.d.cleanup()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def uri(self):

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_harness as h  # noqa: E402
-from remote_tls_test import free_port, wait_port  # noqa: E402
+from remote_harness import ListeningVsecretd, free_port  # noqa: E402
 
 UUID = "3c0e7d21-5a4b-4f8e-8d6c-13579bdf2468"
 SECRET_XML = ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
@@ -22,24 +22,6 @@ SECRET_XML = ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
 
 def tcp_config(port, extra=""):
     return 'listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\ntcp_port = "%d"\n%s' % (port, extra)
-
-
-def start_daemon(config_text):
-    conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
-    conf.write(config_text)
-    conf.close()
-    try:
-        d = h.Vsecretd(args=["--listen", "--config", conf.name])
-    except Exception:
-        os.unlink(conf.name)
-        raise
-    d.conf_path = conf.name
-    return d
-
-
-def stop_daemon(d):
-    d.cleanup()
-    os.unlink(d.conf_path)
 
 
 PY_CLIENT = r'''
@@ -57,16 +39,11 @@ class TcpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.port = free_port()
-        cls.d = start_daemon(tcp_config(cls.port))
-        try:
-            wait_port(cls.port, cls.d.proc)
-        except Exception:
-            stop_daemon(cls.d)
-            raise
+        cls.d = ListeningVsecretd(tcp_config(cls.port), port=cls.port)
 
     @classmethod
     def tearDownClass(cls):
-        stop_daemon(cls.d)
+        cls.d.cleanup()
 
     def uri(self):
         return "secret+tcp://127.0.0.1:%d/system" % self.port
@@ -133,9 +110,8 @@ class TcpPolicyTest(unittest.TestCase):
 
     def test_read_only_listener_refuses_writes(self):
         port = free_port()
-        d = start_daemon(tcp_config(port, "tcp_read_only = 1\n"))
+        d = ListeningVsecretd(tcp_config(port, "tcp_read_only = 1\n"), port=port)
         try:
-            wait_port(port, d.proc)
             uri = "secret+tcp://127.0.0.1:%d/system" % port
             rc, out, err = h.virsh(uri, "secret-list")
             self.assertEqual(rc, 0, err)
@@ -148,7 +124,7 @@ class TcpPolicyTest(unittest.TestCase):
             self.assertEqual(rc, 0, err)
             self.assertNotIn(UUID, out)
         finally:
-            stop_daemon(d)
+            d.cleanup()
 
 
 if __name__ == "__main__":

@@ -16,69 +16,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_harness as h  # noqa: E402
+from remote_harness import ListeningVsecretd, free_port, make_pki, tls_config  # noqa: E402
 
-SOURCE = os.environ.get("VSECRET_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-MAKE_CERTS = os.path.join(SOURCE, "scripts", "make-certs.sh")
 UUID = "6a1f6e53-0d2b-4c3c-9a55-0123456789ab"
 SECRET_XML = ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
               "<usage type='ceph'><name>remote-test</name></usage></secret>" % UUID)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, proc, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("daemon exited early with %s" % proc.returncode)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError("port %d did not open" % port)
-
-
-def make_pki(base):
-    """ca/, server/, client/ (good), nocert/, foreign/ (unknown CA), expired/, intruder/ (DN)."""
-    def run(*args):
-        subprocess.run([MAKE_CERTS] + list(args), check=True, capture_output=True, timeout=60)
-    run("all", base)
-    run("ca", os.path.join(base, "ca2"))
-    run("client", os.path.join(base, "ca2"), os.path.join(base, "foreign"))
-    shutil.copy(os.path.join(base, "ca", "cacert.pem"), os.path.join(base, "foreign", "cacert.pem"))
-    run("client", os.path.join(base, "ca"), os.path.join(base, "expired"), "--expired")
-    run("client", os.path.join(base, "ca"), os.path.join(base, "intruder"), "--cn", "intruder")
-    os.makedirs(os.path.join(base, "nocert"))
-    shutil.copy(os.path.join(base, "ca", "cacert.pem"), os.path.join(base, "nocert", "cacert.pem"))
-
-
-def tls_config(pki, port, extra=""):
-    srv = os.path.join(pki, "server")
-    return ('listen_tls = 1\nlisten_addr = "127.0.0.1"\ntls_port = "%d"\n'
-            'cert_file = "%s/servercert.pem"\nkey_file = "%s/serverkey.pem"\nca_file = "%s/cacert.pem"\n'
-            'tls_allowed_dn_list = ["O=vsecret,CN=client"]\ntls_handshake_timeout = 20\n%s'
-            % (port, srv, srv, srv, extra))
-
-
-def start_daemon(config_text, root=None):
-    conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
-    conf.write(config_text)
-    conf.close()
-    d = h.Vsecretd(root=root, args=["--listen", "--config", conf.name])
-    d.conf_path = conf.name
-    return d
-
-
-def stop_daemon(d):
-    d.cleanup()
-    os.unlink(d.conf_path)
 
 
 PY_CLIENT = r'''
@@ -113,12 +55,11 @@ class TlsTest(unittest.TestCase):
         cls.pki = os.path.join(cls.tmp, "pki")
         make_pki(cls.pki)
         cls.port = free_port()
-        cls.d = start_daemon(tls_config(cls.pki, cls.port))
-        wait_port(cls.port, cls.d.proc)
+        cls.d = ListeningVsecretd(tls_config(cls.pki, cls.port), port=cls.port)
 
     @classmethod
     def tearDownClass(cls):
-        stop_daemon(cls.d)
+        cls.d.cleanup()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def uri(self, who="client", scheme="secret+tls"):
@@ -222,9 +163,8 @@ class ReadOnlyTlsTest(unittest.TestCase):
             pki = os.path.join(tmp, "pki")
             make_pki(pki)
             port = free_port()
-            d = start_daemon(tls_config(pki, port, "tls_read_only = 1\n"))
+            d = ListeningVsecretd(tls_config(pki, port, "tls_read_only = 1\n"), port=port)
             try:
-                wait_port(port, d.proc)
                 uri = "secret+tls://127.0.0.1:%d/system?pkipath=%s/client" % (port, pki)
                 rc, out, err = h.virsh(uri, "secret-list")
                 self.assertEqual(rc, 0, err)
@@ -232,7 +172,7 @@ class ReadOnlyTlsTest(unittest.TestCase):
                 self.assertEqual(rc, 1, out)
                 self.assertIn("read only", err)
             finally:
-                stop_daemon(d)
+                d.cleanup()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
