@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Sanitizer runs (issue 7): the unit tests under ASan+UBSan (build-asan), and vsecretd under
-# ThreadSanitizer driven by the daemon concurrency tests (build-tsan). Any report fails the run:
-# ASan/UBSan abort the test that triggers them; TSan reports from the daemon, a child process
-# whose stderr the harness may not show, are collected through log_path and must not exist.
+# Sanitizer runs (issue 7), part of scripts/test.sh:
+#   asan  every target built with ASan+UBSan (build-asan) and the WHOLE test suite run against
+#         it: unit tests, conformance, daemon integration, interop and hardening tests, so the
+#         vsecret/vsecretd/vsecret-admin processes those suites start are instrumented too.
+#   tsan  vsecretd and the unit tests built with ThreadSanitizer (build-tsan): the in-process
+#         RPC/driver/event tests (server loop, client reader threads, events raised on other
+#         threads) and the daemon concurrency and limits tests (64 concurrent clients).
+# Any report fails the run. Reports from child processes, whose stderr a test may not show, are
+# collected through log_path and must not exist; a test that trips a sanitizer also fails.
 #
 #   scripts/sanitize.sh            both
 #   scripts/sanitize.sh asan|tsan  one of them
@@ -12,37 +17,58 @@ JOBS="${SANITIZE_JOBS:-$(nproc)}"
 WHAT="${1:-all}"
 status=0
 
+# Prints the sanitizer reports left in a log directory; true when there are none.
+no_reports() {
+  local dir="$1" name="$2"
+  if compgen -G "$dir/*" >/dev/null; then
+    echo "sanitize: $name reports:" >&2
+    cat "$dir"/* >&2
+    return 1
+  fi
+  return 0
+}
+
 if [ "$WHAT" = all ] || [ "$WHAT" = asan ]; then
+  # -O1 without debug info: a quarter of RelWithDebInfo's build time; reports still name
+  # functions (frame pointers are kept).
   cmake -S . -B build-asan -DVSECRET_SANITIZE=address,undefined -DVSECRET_BUILD_BENCH=OFF \
-    -DVSECRET_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build-asan --target vsecret_unit_tests -j"$JOBS"
-  export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
-  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  if ! ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"; then
-    echo "sanitize: ASan/UBSan unit tests FAILED" >&2
+    -DVSECRET_WERROR=ON -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1" >/dev/null
+  cmake --build build-asan -j"$JOBS"
+  logs="$PWD/build-asan/sanitizer-logs"
+  rm -rf "$logs" && mkdir -p "$logs"
+  export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$logs/asan"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
+  if ! ctest --test-dir build-asan --output-on-failure -j"$JOBS"; then
+    echo "sanitize: the test suite FAILED under ASan+UBSan" >&2
     status=1
   fi
   unset ASAN_OPTIONS UBSAN_OPTIONS
+  no_reports "$logs" "ASan/UBSan" || status=1
 fi
 
 if [ "$WHAT" = all ] || [ "$WHAT" = tsan ]; then
-  cmake -S . -B build-tsan -DVSECRET_SANITIZE=thread -DVSECRET_BUILD_TESTS=OFF -DVSECRET_BUILD_BENCH=OFF \
-    -DVSECRET_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build-tsan --target vsecretd -j"$JOBS"
-  rm -rf build-tsan/tsan-logs && mkdir -p build-tsan/tsan-logs
+  cmake -S . -B build-tsan -DVSECRET_SANITIZE=thread -DVSECRET_BUILD_BENCH=OFF \
+    -DVSECRET_WERROR=ON -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1" >/dev/null
+  cmake --build build-tsan --target vsecretd vsecret_unit_tests -j"$JOBS"
+  logs="$PWD/build-tsan/sanitizer-logs"
+  rm -rf "$logs" && mkdir -p "$logs"
   # exitcode=0: the report file is the verdict, so a report in a daemon the test then kills is
   # not lost and a clean daemon's exit status stays what the test expects.
-  export TSAN_OPTIONS="halt_on_error=0:exitcode=0:second_deadlock_stack=1:log_path=$PWD/build-tsan/tsan-logs/tsan"
-  if ! VSECRET_BIN="$PWD/build-tsan/bin" VSECRET_SOURCE_DIR="$PWD" \
-      timeout 900 python3 tests/integration/daemon_concurrency_test.py; then
-    echo "sanitize: daemon concurrency tests FAILED under TSan" >&2
+  export TSAN_OPTIONS="halt_on_error=0:exitcode=0:second_deadlock_stack=1:log_path=$logs/tsan"
+  if ! timeout 900 build-tsan/tests/vsecret_unit_tests \
+      --gtest_filter='Rpc*:EventBus*:SecretDriver*:EmbeddedConnection*:CliEvent*:SecureHeap*' \
+      --gtest_brief=1; then
+    echo "sanitize: threaded unit tests FAILED under TSan" >&2
     status=1
   fi
+  for t in daemon_concurrency_test daemon_limits_test; do
+    if ! VSECRET_BIN="$PWD/build-tsan/bin" VSECRET_SOURCE_DIR="$PWD" VSECRET_SANITIZED=thread \
+        timeout 900 /usr/bin/python3 "tests/integration/$t.py"; then
+      echo "sanitize: $t FAILED under TSan" >&2
+      status=1
+    fi
+  done
   unset TSAN_OPTIONS
-  if compgen -G "build-tsan/tsan-logs/tsan*" >/dev/null; then
-    echo "sanitize: ThreadSanitizer reports:" >&2
-    cat build-tsan/tsan-logs/tsan* >&2
-    status=1
-  fi
+  no_reports "$logs" "ThreadSanitizer" || status=1
 fi
 exit "$status"

@@ -20,6 +20,9 @@ UUID1 = bytes.fromhex(U1.replace("-", ""))
 HANDLE = UUID1 + struct.pack(">i", 1) + h.xdr_string("/v/a.img")
 GET_VALUE, SET_VALUE, DEFINE, UNDEFINE, EVENT_REGISTER = 145, 144, 142, 146, 380
 MIB = 1 << 20
+# Under ASan (quarantined frees, shadow memory) or TSan the resident set says nothing about
+# what the daemon holds; the behaviour is still checked there, the memory bounds are not.
+SANITIZED = bool(os.environ.get("VSECRET_SANITIZED"))
 
 LIMITS = """
 max_client_output_kib = 256
@@ -87,8 +90,9 @@ class DaemonLimitsTest(unittest.TestCase):
         self.assertIn(U1, out)
         self.assertLess(time.monotonic() - started, 10)
 
-    def grown(self):
-        return rss(self.daemon.proc.pid) - self.baseline
+    def assert_grown_less_than(self, limit):
+        if not SANITIZED:
+            self.assertLess(rss(self.daemon.proc.pid) - self.baseline, limit)
 
     def test_pipelining_clients_that_never_read_cost_bounded_memory(self):
         # 16 clients each queue thousands of 64 KiB GET_VALUE calls and read nothing. Unbounded,
@@ -103,7 +107,7 @@ class DaemonLimitsTest(unittest.TestCase):
         self.assert_virsh_works()
         # ~5.6 MiB measured; with calls taken until 1 MiB of replies waits per client (no
         # max_client_requests) it is ~18 MiB, and without any back-pressure far more.
-        self.assertLess(self.grown(), 12 * MIB)
+        self.assert_grown_less_than(12 * MIB)
         # Reading at last, each hog gets an answer to every call it sent.
         for c, sent in hogs:
             c.sock.setblocking(True)
@@ -138,7 +142,7 @@ class DaemonLimitsTest(unittest.TestCase):
             got += len(chunk)
         self.assertLess(got, 2 * MIB)
         self.assertIn("bytes of events not read (max_client_output 262144)", self.daemon.stderr())
-        self.assertLess(self.grown(), 16 * MIB)
+        self.assert_grown_less_than(16 * MIB)
         self.assert_virsh_works()
 
     def test_half_sent_frames_share_one_memory_budget(self):
@@ -164,7 +168,7 @@ class DaemonLimitsTest(unittest.TestCase):
         self.assertGreaterEqual(len(kept), 1)
         self.assertGreaterEqual(dropped, 4)
         self.assertIn("max_pending_input", self.daemon.stderr())
-        self.assertLess(self.grown(), 24 * MIB)
+        self.assert_grown_less_than(24 * MIB)
         self.assert_virsh_works()
         for c in idle:  # never dropped: they hold nothing
             c.sock.settimeout(0.2)
