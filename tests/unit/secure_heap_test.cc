@@ -142,6 +142,20 @@ TEST(SecureHeap, WireBufferMemoryIsWipedBeforeReuse) {
   for (std::uint8_t* p : blocks) alloc.deallocate(p, kSize);
 }
 
+// A freed large mapping is kept for the next request of the same length, and comes back wiped
+// (including the part of its last page beyond what the previous owner asked for).
+TEST(SecureHeap, LargeMappingsAreReusedWiped) {
+  constexpr std::size_t kAsked = 200000, kAgain = 200704;  // both round to 49 pages
+  auto* first = static_cast<std::uint8_t*>(SecureAllocate(kAsked));
+  std::fill(first, first + kAsked, 0x5a);
+  SecureFree(first, kAsked);
+  auto* second = static_cast<std::uint8_t*>(SecureAllocate(kAgain));
+  EXPECT_EQ(second, first);
+  EXPECT_TRUE(std::all_of(second, second + kAgain, [](std::uint8_t b) { return b == 0; }));
+  EXPECT_TRUE(ExcludedFromDumps(second));
+  SecureFree(second, kAgain);
+}
+
 // Several threads allocate and free blocks of mixed sizes (both small classes and mappings of
 // their own); each block carries a pattern of its own that must be intact when it is freed.
 TEST(SecureHeap, ConcurrentBlocksDoNotOverlap) {
