@@ -16,5 +16,5 @@ $SUDO apt-get install -y --no-install-recommends \
   libvirt-clients libvirt-daemon python3-libvirt python3 \
   qemu-utils cryptsetup-bin \
   libxml2-utils xxd procps util-linux \
-  systemd \
+  systemd gdb \
   openssh-server openssh-client
