@@ -36,20 +36,11 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import daemon_harness as h  # noqa: E402
+from hardening_support import enable_encryption, needles  # noqa: E402
 
 UUIDS = ["5f0c2a3e-3c6b-4d1f-9a0e-7b1d2c3e4f51", "0b6e2f9a-1d3c-4e5f-8a7b-9c0d1e2f3a4b"]
 VOLUME_UUID = "7d3e1c2b-4a5f-4e6d-8c9b-0a1b2c3d4e5f"
 ADMIN = os.path.join(h.BIN, "vsecret-admin")
-
-
-def needles(value):
-    """Byte strings any encoding of value that we know of would contain."""
-    out = {value, value.hex().encode(), value.hex().upper().encode()}
-    for shift in range(3):
-        enc = base64.b64encode(b"\0" * shift + value)
-        # Drop the characters that depend on the neighbouring bytes.
-        out.add(enc[4:-4])
-    return out
 
 
 class CanaryTest(unittest.TestCase):
@@ -64,12 +55,7 @@ class CanaryTest(unittest.TestCase):
         shutil.rmtree(self.work, ignore_errors=True)
 
     def enable_encryption(self, root):
-        key = os.path.join(self.work, "key-" + os.path.basename(root))
-        with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-            f.write(secrets.token_bytes(32))
-        os.makedirs(os.path.join(root, "etc"), exist_ok=True)
-        with open(os.path.join(root, "etc", "secret.conf"), "w") as f:
-            f.write('encrypt_data = 1\nsecrets_encryption_key = "%s"\n' % key)
+        return enable_encryption(self.work, root)
 
     def env(self):
         # HOME, XDG_* inside the work directory: history, runtime files and caches get searched.

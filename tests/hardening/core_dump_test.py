@@ -25,6 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import daemon_harness as h  # noqa: E402
+from hardening_support import enable_encryption, needles  # noqa: E402
 
 UUIDS = ["6a1d3b4f-4d7c-4e20-8b1f-8c2e3d4f5a62",  # persistent, private: --plain canary
          "1c7f3a0b-2e4d-4f60-9b8c-0d1e2f3a4b5c",  # persistent: base64 canary, read back
@@ -51,16 +52,6 @@ print("OK")
 '''
 
 
-def needles(value):
-    """Byte strings any encoding of value that we know of would contain."""
-    out = {value, value.hex().encode(), value.hex().upper().encode()}
-    for shift in range(3):
-        enc = base64.b64encode(b"\0" * shift + value)
-        # Drop the characters that depend on the neighbouring bytes.
-        out.add(enc[4:-4])
-    return out
-
-
 @unittest.skipIf(GCORE is None, "gcore (gdb) is not installed: cannot take a core of vsecretd")
 # Under ASan the daemon's address space holds terabytes of shadow mappings: gdb cannot write a
 # usable core of it in bounded time (and the quarantine would keep freed buffers anyway). The
@@ -82,12 +73,7 @@ class CoreDumpTest(unittest.TestCase):
         shutil.rmtree(self.work, ignore_errors=True)
 
     def enable_encryption(self, root):
-        key = os.path.join(self.work, "key-" + os.path.basename(root))
-        with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-            f.write(secrets.token_bytes(32))
-        os.makedirs(os.path.join(root, "etc"), exist_ok=True)
-        with open(os.path.join(root, "etc", "secret.conf"), "w") as f:
-            f.write('encrypt_data = 1\nsecrets_encryption_key = "%s"\n' % key)
+        return enable_encryption(self.work, root)
 
     def vsecret(self, uri, *args):
         r = subprocess.run([h.VSECRET, "-c", uri] + list(args), env=h.clean_env(),
