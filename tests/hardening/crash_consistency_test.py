@@ -222,6 +222,12 @@ class CrashConsistencyTest(unittest.TestCase):
                 # A rotation still pending at the end is completed, which must leave every value
                 # readable with the new key alone.
                 self.stop_writer(shell)
+                # Random kill moments can all miss (a run may finish first): make sure at least
+                # one run of this test was killed mid-rotation, as soon as its journal appeared.
+                for _ in range(5):
+                    if self.rotation_stats["killed"] > 0:
+                        break
+                    self.rotation_step(STEPS, committed, history, force_kill=True)
                 if self.pending is not None:
                     self.rotation_step(STEPS, committed, history, finish=True)
                     self.assertIsNone(self.pending)
@@ -251,21 +257,22 @@ class CrashConsistencyTest(unittest.TestCase):
         return subprocess.run([ADMIN, "--root", self.root, "--quiet"] + list(args), capture_output=True,
                               env=h.clean_env(), timeout=h.TIMEOUT, stdin=subprocess.DEVNULL)
 
-    def run_rotate(self, args, kill):
-        """One `vsecret-admin rotate` run, SIGKILLed at a random moment when kill is set."""
+    def run_rotate(self, args, kill, at_journal=False):
+        """One `vsecret-admin rotate` run, SIGKILLed at a random moment when kill is set (at
+        the moment its journal appears with at_journal)."""
         journal = os.path.join(self.root, "etc", "secrets", "vsecret-rotation.conf")
         started = time.monotonic()
         proc = subprocess.Popen([ADMIN, "--root", self.root, "--quiet"] + args, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=h.clean_env(), stdin=subprocess.DEVNULL)
         how = "finished"
         if kill:
-            if self.rng.randrange(3) == 0:
+            if at_journal or self.rng.randrange(3) == 0:
                 # From the journal's appearance: lands among the value re-seals, the key install
                 # and the journal's removal.
                 while not os.path.exists(journal) and proc.poll() is None and \
                         time.monotonic() - started < h.TIMEOUT:
                     time.sleep(0.0002)
-                delay = self.rng.uniform(0, self.rotation_span * 0.8)
+                delay = 0 if at_journal else self.rng.uniform(0, self.rotation_span * 0.8)
             else:
                 delay = self.rng.uniform(0, self.rotation_span * 1.2)
             time.sleep(delay)
@@ -323,8 +330,9 @@ class CrashConsistencyTest(unittest.TestCase):
         self.assertTrue(set(found) <= {"vsenc " + old_id}, "%s: %r" % (what, found))
         return "old"
 
-    def rotation_step(self, step, committed, history, finish=False):
-        """Rotates (or resumes a pending rotation) with the writer stopped; kills it at random."""
+    def rotation_step(self, step, committed, history, finish=False, force_kill=False):
+        """Rotates (or resumes a pending rotation) with the writer stopped; kills it at random
+        (force_kill: its first run, when its journal appears)."""
         self.rotation_stats["steps"] += 1
         what = "rotation at step %d; seed %d" % (step, self.seed)
         if self.key_id is None:
@@ -350,8 +358,9 @@ class CrashConsistencyTest(unittest.TestCase):
         for attempt in range(8):
             resume_alone = self.pending is not None and self.rng.randrange(2) == 0
             args = ["rotate"] if resume_alone else ["rotate", "--new-key", target[0]]
-            kill = attempt < 7 and self.rng.random() < 0.7
-            how = self.run_rotate(args, kill)
+            early = force_kill and attempt == 0
+            kill = early or (attempt < 7 and self.rng.random() < 0.7)
+            how = self.run_rotate(args, kill, at_journal=early)
             state = self.check_offline(target, committed, "%s, run %d (%s)" % (what, attempt, how))
             history.append("step %d: vsecret-admin %s: %s -> %s" % (step, " ".join(args), how, state))
             if how.endswith("killed"):
