@@ -43,15 +43,7 @@ ShellRun Sh(const std::string& cmd) {
 
 bool Have(const char* tool) { return Sh(std::string("command -v ") + tool).rc == 0; }
 
-std::string Hex(std::span<const std::uint8_t> b) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t c : b) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+using vsecret::testing::Hex;
 
 // The "MK dump:" hex of cryptsetup luksDump --dump-master-key, without separators.
 std::string DumpedMasterKey(const std::string& dump) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "volume/luks_crypto.h"
 #include "volume/sector_cipher.h"
 
@@ -20,15 +21,7 @@ namespace {
 
 std::vector<std::uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
-std::string Hex(std::span<const std::uint8_t> b) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t c : b) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+using vsecret::testing::Hex;
 
 std::string Pbkdf2Hex(HashAlgo hash, std::string_view pass, std::string_view salt, std::uint32_t iter,
                       std::size_t len) {
