@@ -133,10 +133,16 @@ class CliSpec(unittest.TestCase):
         try:
             pidfile = os.path.join(self.vs.root, "run", "secrets", "driver.pid")
             deadline = time.monotonic() + 10
-            while not os.path.exists(pidfile) and time.monotonic() < deadline:
+            # The file is created, locked, truncated and then written: wait for the pid itself.
+            content = ""
+            while time.monotonic() < deadline:
+                if os.path.exists(pidfile):
+                    with open(pidfile) as f:
+                        content = f.read()
+                    if content:
+                        break
                 time.sleep(0.05)
-            with open(pidfile) as f:
-                self.assertEqual(f.read(), str(p.pid))
+            self.assertEqual(content, str(p.pid))
             r = self.vs.cmd(["secret-list"])
             self.assertEqual(r.rc, 1)
             self.assertEqual(r.err.decode(), "error: failed to connect to the hypervisor\n"
