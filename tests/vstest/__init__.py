@@ -1,0 +1,1 @@
+"""Shared helpers for vsecret's Python test suites (ctest puts tests/ on PYTHONPATH)."""
