@@ -120,6 +120,7 @@ DaemonLayout ResolveLayout(const DaemonOptions& options, const DaemonConfig* con
       l.socket_dir = rpc::SystemSocketDir();
       l.uri_path = "/system";
       l.default_config = "/etc/libvirt/vsecretd.conf";
+      l.system_token_path = "/run/libvirt/common/system.token";
       break;
     case DaemonMode::kSession: {
       std::string runtime = rpc::SessionRuntimeDir();
@@ -127,12 +128,14 @@ DaemonLayout ResolveLayout(const DaemonOptions& options, const DaemonConfig* con
       l.socket_dir = runtime;
       l.uri_path = "/session";
       l.default_config = ConfigHome() + "/libvirt/vsecretd.conf";
+      l.system_token_path = runtime + "/common/system.token";
       break;
     }
     case DaemonMode::kRoot:
       l.store = StorePaths::ForRoot(options.root);
       l.socket_dir = options.root + "/run";
       l.uri_path = "/system";
+      l.system_token_path = options.root + "/run/common/system.token";
       break;
   }
   if (config != nullptr && config->unix_sock_dir) l.socket_dir = *config->unix_sock_dir;

@@ -41,6 +41,10 @@ struct DaemonLayout {
   std::optional<std::string> ro_socket;       // the session instance has none
   std::string uri_path;                       // "/system" or "/session"
   std::optional<std::string> default_config;  // read when present and no --config is given
+  // The system token shared with libvirt's daemons (rpc/identity.h): /run/libvirt/common for
+  // the system instance, the session runtime dir's common/ for the session one, DIR/run/common
+  // for --root DIR.
+  std::string system_token_path;
 };
 
 // The layout for options, with config's unix_sock_dir applied when given.

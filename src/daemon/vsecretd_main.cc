@@ -18,6 +18,7 @@
 #include "daemon/network_listeners.h"
 #include "daemon/systemd.h"
 #include "driver/secret_driver.h"
+#include "rpc/identity.h"
 #include "rpc/server.h"
 #include "rpc/unix_socket.h"
 
@@ -152,6 +153,9 @@ int Main(int argc, char** argv) {
 
   auto driver = SecretDriver::Open(layout.store);
   if (!driver) return Die(driver.error());
+  // Shared with every libvirt daemon of the host; a corrupt file stops start-up.
+  auto token = rpc::EnsureSystemToken(layout.system_token_path);
+  if (!token) return Die(token.error());
 
   rpc::ServerOptions server_options;
   server_options.keepalive_interval = config.keepalive_interval;
@@ -165,6 +169,7 @@ int Main(int argc, char** argv) {
   server_options.uri_path = layout.uri_path;
   server_options.rw_peer_check = [p = *policy](const rpc::PeerCredentials& peer) { return p.Check(peer); };
   server_options.tls_handshake_timeout = config.tls_handshake_timeout;
+  server_options.system_token = std::make_shared<const SecretBytes>(std::move(*token));
   auto server = rpc::RpcServer::Create(**driver, std::move(server_options));
   if (!server) return Die(server.error());
 

@@ -85,6 +85,7 @@ enum class Proc : std::int32_t {
   kConnectEventConnectionClosed = 362,
   kConnectSecretEventRegisterAny = 380,
   kConnectSecretEventDeregisterAny = 381,
+  kConnectSetIdentity = 419,
   kSecretEventLifecycle = 382,
   kSecretEventValueChanged = 383,
 };

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "client/uri.h"
+#include "rpc/identity.h"
 #include "rpc/remote_messages.h"
 #include "rpc/remote_proc_table.h"
 
@@ -52,7 +53,9 @@ SecretEventId ToEventId(int id) { return static_cast<SecretEventId>(id); }
 RemoteSession::RemoteSession(SecretDriver& driver, SessionPolicy policy, std::weak_ptr<FrameSink> sink)
     : driver_(driver), policy_(std::move(policy)), sink_(std::move(sink)) {
   caller_.read_only = policy_.socket_read_only;
-  caller_.trusted = false;  // remote callers never see private values
+  // Remote callers see private values only once they delegate an identity carrying the host's
+  // system token (SetIdentity below).
+  caller_.trusted = false;
 }
 
 RemoteSession::~RemoteSession() {
@@ -108,6 +111,8 @@ Result<WireBuffer> RemoteSession::Dispatch(const Header& call, std::span<const s
     case Proc::kConnectClose:
       close_requested_ = true;
       return VoidReply(call);
+    case Proc::kConnectSetIdentity:
+      return SetIdentity(call, payload);
     default:
       break;
   }
@@ -237,6 +242,21 @@ Result<WireBuffer> RemoteSession::Open(const Header& call, std::span<const std::
   }
   open_ = true;
   if (args->flags & kConnectReadOnly) caller_.read_only = true;
+  return VoidReply(call);
+}
+
+Result<WireBuffer> RemoteSession::SetIdentity(const Header& call, std::span<const std::uint8_t> payload) {
+  auto args = DecodePayload<SetIdentityArgs>(payload);
+  if (!args) return std::unexpected(args.error());
+  if (!open_) return InternalError(ErrorDomain::kRpc, "hypervisor connection not open");
+  // libvirtd neither checks the flags nor refuses the call on a read-only socket; read-only
+  // connections are still refused every value by the driver.
+  auto identity = ValidateIdentityParams(args->params);
+  if (!identity) return std::unexpected(identity.error());
+  // The new identity replaces the previous one entirely: a later call without the token drops
+  // the elevation.
+  caller_.trusted = identity->has_system_token && policy_.system_token != nullptr &&
+                    SystemTokenMatches(*policy_.system_token, identity->system_token);
   return VoidReply(call);
 }
 

@@ -51,6 +51,10 @@ struct SessionPolicy {
   // Set when the peer may not use this socket: every call is refused with this text
   // (an "authentication failed" error) and the connection never opens.
   std::optional<std::string> denied_reason;
+  // The host's system token (rpc/identity.h). A connection whose delegated identity
+  // (CONNECT_SET_IDENTITY) carries it may read private values; null means no token is known
+  // and no connection is ever elevated.
+  std::shared_ptr<const SecretBytes> system_token;
 };
 
 class RemoteSession {
@@ -82,6 +86,7 @@ class RemoteSession {
 
   Result<WireBuffer> Dispatch(const Header& call, std::span<const std::uint8_t> payload);
   Result<WireBuffer> Open(const Header& call, std::span<const std::uint8_t> payload);
+  Result<WireBuffer> SetIdentity(const Header& call, std::span<const std::uint8_t> payload);
   Result<WireBuffer> RegisterEvent(const Header& call, std::span<const std::uint8_t> payload);
   Result<WireBuffer> DeregisterEvent(const Header& call, std::span<const std::uint8_t> payload);
   Result<WireBuffer> ListAll(const Header& call, std::span<const std::uint8_t> payload);

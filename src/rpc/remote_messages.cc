@@ -1,6 +1,7 @@
 #include "rpc/remote_messages.h"
 
 #include <array>
+#include <bit>
 #include <string_view>
 #include <utility>
 
@@ -286,6 +287,87 @@ WireBuffer ErrorReplyFrame(const Header& call, const Error& error) {
   // Only a message of megabytes could overflow a frame; the short form always fits.
   Error shorter(error.code(), error.domain(), error.message().substr(0, 4096));
   return *EncodeFrame(ReplyHeader(call, MessageStatus::kError), RemoteError::FromError(shorter));
+}
+
+void Encode(XdrEncoder& enc, const SetIdentityArgs& v) {
+  enc.U32(static_cast<std::uint32_t>(v.params.size()));
+  for (const TypedParam& p : v.params) {
+    enc.String(p.field);
+    enc.I32(static_cast<std::int32_t>(p.type));
+    switch (p.type) {
+      case TypedParamType::kInt:
+      case TypedParamType::kBoolean:
+        enc.I32(static_cast<std::int32_t>(p.i));
+        break;
+      case TypedParamType::kUInt:
+        enc.U32(static_cast<std::uint32_t>(p.u));
+        break;
+      case TypedParamType::kLLong:
+        enc.U64(static_cast<std::uint64_t>(p.i));
+        break;
+      case TypedParamType::kULLong:
+        enc.U64(p.u);
+        break;
+      case TypedParamType::kDouble:
+        enc.U64(std::bit_cast<std::uint64_t>(p.d));
+        break;
+      case TypedParamType::kString:
+        enc.Opaque(p.s.span());
+        break;
+    }
+  }
+  enc.U32(v.flags);
+}
+
+bool Decode(XdrDecoder& dec, SetIdentityArgs* v) {
+  std::uint32_t n = 0;
+  if (!dec.Count(kIdentityParamsMax, &n)) return false;
+  v->params.clear();
+  v->params.reserve(n);
+  for (std::uint32_t k = 0; k < n; ++k) {
+    TypedParam p;
+    std::int32_t type = 0;
+    if (!dec.String(kStringMax, &p.field) || !dec.I32(&type)) return false;
+    switch (type) {
+      case 1:
+      case 6: {
+        std::int32_t x = 0;
+        if (!dec.I32(&x)) return false;
+        p.i = x;
+        break;
+      }
+      case 2: {
+        std::uint32_t x = 0;
+        if (!dec.U32(&x)) return false;
+        p.u = x;
+        break;
+      }
+      case 3: {
+        std::uint64_t x = 0;
+        if (!dec.U64(&x)) return false;
+        p.i = static_cast<std::int64_t>(x);
+        break;
+      }
+      case 4:
+        if (!dec.U64(&p.u)) return false;
+        break;
+      case 5: {
+        std::uint64_t x = 0;
+        if (!dec.U64(&x)) return false;
+        p.d = std::bit_cast<double>(x);
+        break;
+      }
+      case 7:
+        // A string value is read into a wiping buffer: system.token is one.
+        if (!dec.Opaque(kStringMax, &p.s)) return false;
+        break;
+      default:
+        return false;  // a union arm XDR does not know: the payload is undecodable
+    }
+    p.type = static_cast<TypedParamType>(type);
+    v->params.push_back(std::move(p));
+  }
+  return dec.U32(&v->flags);
 }
 
 }  // namespace vsecret::rpc

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "rpc/frame.h"
+#include "rpc/identity.h"
 #include "rpc/xdr.h"
 #include "vsecret/error.h"
 #include "vsecret/secret.h"
@@ -123,6 +124,13 @@ struct ValueChangedMsg {
   SecretRef secret;
 };
 
+// 419 CONNECT_SET_IDENTITY args (remote_typed_param params<20>; unsigned int flags).
+inline constexpr std::size_t kIdentityParamsMax = 20;
+struct SetIdentityArgs {
+  std::vector<TypedParam> params;
+  std::uint32_t flags = 0;
+};
+
 // Codecs: Encode appends; Decode reads with the decoder's sticky-failure rule.
 void Encode(XdrEncoder& enc, const RemoteError& v);
 bool Decode(XdrDecoder& dec, RemoteError* v);
@@ -162,6 +170,8 @@ void Encode(XdrEncoder& enc, const LifecycleMsg& v);
 bool Decode(XdrDecoder& dec, LifecycleMsg* v);
 void Encode(XdrEncoder& enc, const ValueChangedMsg& v);
 bool Decode(XdrDecoder& dec, ValueChangedMsg* v);
+void Encode(XdrEncoder& enc, const SetIdentityArgs& v);
+bool Decode(XdrDecoder& dec, SetIdentityArgs* v);
 
 // The error every undecodable payload gets: 39/7 "Unable to decode message payload".
 Error DecodePayloadError();

@@ -381,7 +381,7 @@ constexpr std::array<RemoteProcInfo, 392> kProcs = {{
     {416, true, ProcAnswer::kNoSupport, 3, 69, "virDomainCheckpointGetParent"},
     {417, true, ProcAnswer::kNoSupport, 3, 69, "virDomainCheckpointDelete"},
     {418, true, ProcAnswer::kNoSupport, 3, 20, "virDomainGetGuestInfo"},
-    {419, true, ProcAnswer::kUnmodelled, 0, 0, ""},
+    {419, true, ProcAnswer::kImplemented, 0, 0, ""},
     {420, true, ProcAnswer::kNoSupport, 3, 20, "virDomainAgentSetResponseTimeout"},
     {421, true, ProcAnswer::kNoSupport, 3, 20, "virDomainBackupBegin"},
     {422, true, ProcAnswer::kNoSupport, 3, 20, "virDomainBackupGetXMLDesc"},

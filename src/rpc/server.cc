@@ -391,6 +391,7 @@ void RpcServer::Accept(Listener& listener) {
     policy.uri_path = options_.uri_path;
     policy.socket_read_only = listener.read_only;
     policy.max_event_callbacks = options_.max_client_event_callbacks;
+    policy.system_token = options_.system_token;
     if (!listener.read_only && !listener.network && options_.rw_peer_check) {
       policy.denied_reason = options_.rw_peer_check(peer);
     }

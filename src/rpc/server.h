@@ -72,6 +72,9 @@ struct ServerOptions {
   // Decides whether a peer may use a read-write socket; null admits everyone. Returns an
   // explanation when the peer is refused.
   std::function<std::optional<std::string>(const PeerCredentials&)> rw_peer_check;
+  // The host's system token (rpc/identity.h): connections that delegate an identity carrying
+  // it may read private values. Null: no connection is ever elevated.
+  std::shared_ptr<const SecretBytes> system_token;
   // Called on the loop thread for RequestReload() (SIGHUP); null reloads the driver only.
   std::function<void()> on_reload;
 };

@@ -1,0 +1,157 @@
+"""Identity delegation (CONNECT_SET_IDENTITY) and private values, as libvirt's QEMU and storage
+drivers use them: python3-libvirt's setIdentity from libvirt 9.0 (host) and 12.8 (the reference
+root) against vsecretd, with libvirtd 9.0's answers side by side for the error cases."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemon_harness as h  # noqa: E402
+from vstest import libvirt12  # noqa: E402
+
+UUID = "6a2f7c3e-5b1d-4e8a-9c0f-1d2e3f4a5b6c"
+PUBLIC_UUID = "6a2f7c3e-5b1d-4e8a-9c0f-1d2e3f4a5b6d"
+
+# One JSON document of what each identity gets; run by the python3-libvirt under test.
+CLIENT = r'''
+import json, sys
+import libvirt
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+rw, ro, token, uuid, public = sys.argv[1:6]
+out = {}
+def rec(name, fn):
+    try:
+        v = fn()
+        out[name] = ["ok", v.decode() if isinstance(v, bytes) else v]
+    except libvirt.libvirtError as e:
+        out[name] = ["err", e.get_error_code(), e.get_error_domain(), e.get_error_message()]
+def value(uri, ident, which=uuid):
+    c = libvirt.open(uri)
+    try:
+        if ident is not None:
+            c.setIdentity(ident)
+        return c.secretLookupByUUIDString(which).value()
+    finally:
+        c.close()
+hyp = {"user-name": "root", "unix-user-id": 0, "group-name": "root", "unix-group-id": 0,
+       "process-id": 1, "process-time": 12345}
+rec("no-identity", lambda: value(rw, None))
+rec("ordinary-identity", lambda: value(rw, dict(hyp)))
+rec("wrong-token", lambda: value(rw, dict(hyp, **{"system.token": "0" * 32})))
+if token:
+    rec("host-token", lambda: value(rw, dict(hyp, **{"system.token": token})))
+    rec("host-token-ro", lambda: value(ro, dict(hyp, **{"system.token": token})))
+rec("public-no-identity", lambda: value(rw, None, public))
+def set_only(ident):
+    c = libvirt.open(rw)
+    try:
+        return c.setIdentity(ident)
+    finally:
+        c.close()
+rec("unknown-field", lambda: set_only({"favourite-colour": "blue"}))
+rec("empty-identity", lambda: set_only({}))
+print(json.dumps(out))
+'''
+
+DEFINE = ("<secret ephemeral='no' private='%s'><uuid>%s</uuid>"
+          "<usage type='volume'><volume>/var/lib/images/%s.img</volume></usage></secret>")
+
+
+def prepare(uri):
+    import libvirt
+    c = libvirt.open(uri)
+    try:
+        c.secretDefineXML(DEFINE % ("yes", UUID, "private")).setValue(b"private-passphrase-1")
+        c.secretDefineXML(DEFINE % ("no", PUBLIC_UUID, "public")).setValue(b"public-passphrase-1")
+    finally:
+        c.close()
+
+
+def run_client(argv, env=None):
+    p = subprocess.run(argv, capture_output=True, timeout=60, env=env)
+    if p.returncode != 0:
+        raise AssertionError("client failed: %s" % p.stderr.decode(errors="replace"))
+    return json.loads(p.stdout)
+
+
+PRIVATE = ["err", 65, 30, "Invalid secret: secret is private"]
+
+
+class IdentityTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = h.Vsecretd(args=["-v"])
+        prepare(cls.d.uri())
+        cls.token_path = os.path.join(cls.d.root, "run", "common", "system.token")
+        with open(cls.token_path) as f:
+            cls.token = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def check(self, out):
+        self.assertEqual(out["no-identity"], PRIVATE)
+        self.assertEqual(out["ordinary-identity"], PRIVATE)  # uid 0 and user root do not count
+        self.assertEqual(out["wrong-token"], PRIVATE)
+        self.assertEqual(out["host-token"], ["ok", "private-passphrase-1"])
+        self.assertEqual(out["host-token-ro"],
+                         ["err", 29, 30, "operation forbidden: read only access prevents virSecretGetValue"])
+        self.assertEqual(out["public-no-identity"], ["ok", "public-passphrase-1"])
+        self.assertEqual(out["unknown-field"],
+                         ["err", 74, 0, "argument unsupported: parameter 'favourite-colour' not supported"])
+        self.assertEqual(out["empty-identity"], ["ok", 0])
+
+    def test_token_file(self):
+        st = os.stat(self.token_path)
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        self.assertRegex(self.token, r"^[0-9a-f]{32}$")
+
+    def test_python_libvirt_9(self):
+        self.check(run_client(["/usr/bin/python3", "-c", CLIENT, self.d.uri(), self.d.uri(ro=True),
+                               self.token, UUID, PUBLIC_UUID], env=h.clean_env()))
+
+    def test_python_libvirt_12(self):
+        argv = ["python3", "-c", CLIENT, self.d.uri(), self.d.uri(ro=True), self.token, UUID, PUBLIC_UUID]
+        p = libvirt12.run(argv, share=[self.d.root], timeout=90)
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+        self.check(json.loads(p.stdout))
+
+    def test_token_never_logged(self):
+        run_client(["/usr/bin/python3", "-c", CLIENT, self.d.uri(), self.d.uri(ro=True),
+                    self.token, UUID, PUBLIC_UUID], env=h.clean_env())
+        log = self.d.stderr()
+        self.assertNotIn(self.token, log)
+        self.assertNotIn("private-passphrase-1", log)
+
+    def test_corrupt_token_stops_startup(self):
+        import tempfile
+        root = tempfile.mkdtemp(prefix="vsecretd-tok-")
+        os.makedirs(os.path.join(root, "run", "common"))
+        path = os.path.join(root, "run", "common", "system.token")
+        with open(path, "w") as f:
+            f.write("not-a-token\n")
+        p = subprocess.run([h.VSECRETD, "--root", root], capture_output=True, timeout=30, env=h.clean_env())
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(("System token in %s was corrupt" % path).encode(), p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(root, "run", "virtsecretd-sock")))
+
+    @unittest.skipUnless(h.libvirtd_available(), "needs root and libvirtd 9.0's secret driver")
+    def test_same_answers_as_libvirtd(self):
+        # libvirtd keeps its token in its private /run/libvirt: only the token-less cases compare.
+        ref = h.StockLibvirtd()
+        try:
+            prepare(ref.uri())
+            theirs = run_client(["/usr/bin/python3", "-c", CLIENT, ref.uri(), ref.uri(ro=True), "",
+                                 UUID, PUBLIC_UUID], env=h.clean_env())
+        finally:
+            ref.cleanup()
+        ours = run_client(["/usr/bin/python3", "-c", CLIENT, self.d.uri(), self.d.uri(ro=True), "",
+                           UUID, PUBLIC_UUID], env=h.clean_env())
+        self.assertEqual(ours, theirs)
+
+
+if __name__ == "__main__":
+    unittest.main()
