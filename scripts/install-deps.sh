@@ -22,3 +22,8 @@ $SUDO apt-get install -y --no-install-recommends \
 
 # The second reference installation (libvirt 12.x in a Debian testing root), built once and cached.
 $SUDO bash "$(dirname "$0")/libvirt12-root.sh" >/dev/null
+
+# libvirt's QEMU driver looks this user up even when it runs QEMU as root (the hypervisor chain
+# tests run it so); Debian's libvirt-daemon-system would create it.
+getent passwd libvirt-qemu >/dev/null ||
+  $SUDO useradd --system --no-create-home --shell /usr/sbin/nologin libvirt-qemu
