@@ -14,7 +14,7 @@ $SUDO apt-get install -y --no-install-recommends \
   libgtest-dev libgmock-dev googletest libbenchmark-dev \
   clang-format clang libclang-rt-14-dev \
   libvirt-clients libvirt-daemon python3-libvirt python3 \
-  libvirt-daemon-driver-qemu libvirt-daemon-driver-storage-disk qemu-system-x86 debootstrap \
+  libvirt-daemon-driver-qemu qemu-system-x86 debootstrap \
   qemu-utils cryptsetup-bin \
   libxml2-utils xxd procps util-linux \
   systemd gdb \
