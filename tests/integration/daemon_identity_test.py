@@ -3,6 +3,7 @@ drivers use them: python3-libvirt's setIdentity from libvirt 9.0 (host) and 12.8
 root) against vsecretd, with libvirtd 9.0's answers side by side for the error cases."""
 import json
 import os
+import struct
 import subprocess
 import sys
 import unittest
@@ -78,6 +79,63 @@ def run_client(argv, env=None):
 
 PRIVATE = ["err", 65, 30, "Invalid secret: secret is private"]
 
+# Raw CONNECT_SET_IDENTITY arguments (python3-libvirt cannot send a wrong type or a duplicate:
+# it builds the parameters from a dict with the types libvirt declares).
+SET_IDENTITY = 419
+T_INT, T_UINT, T_LLONG, T_ULLONG, T_DOUBLE, T_BOOLEAN, T_STRING = range(1, 8)
+
+
+def tparam(name, kind, value):
+    body = {T_INT: ">i", T_UINT: ">I", T_LLONG: ">q", T_ULLONG: ">Q", T_DOUBLE: ">d", T_BOOLEAN: ">i"}
+    out = h.xdr_string(name) + struct.pack(">i", kind)
+    return out + (h.xdr_string(value) if kind == T_STRING else struct.pack(body[kind], value))
+
+
+def identity_args(params, flags=0, count=None):
+    n = len(params) if count is None else count
+    return struct.pack(">I", n) + b"".join(params) + struct.pack(">I", flags)
+
+
+def identity_probes():
+    """(name, socket, open first?, payload): the raw cases whose replies are compared."""
+    uid = tparam("unix-user-id", T_ULLONG, 0)
+    many = [tparam("user-name", T_STRING, "u%d" % i) for i in range(21)]
+    return [
+        ("valid", "rw", True, identity_args([tparam("user-name", T_STRING, "root"), uid,
+                                              tparam("process-id", T_LLONG, 1)])),
+        ("empty", "rw", True, identity_args([])),
+        ("before open", "rw", False, identity_args([uid])),
+        ("read-only socket", "ro", True, identity_args([uid])),
+        ("unknown field", "rw", True, identity_args([tparam("colour", T_STRING, "x")])),
+        ("string as uint64", "rw", True, identity_args([tparam("unix-user-id", T_STRING, "0")])),
+        ("uint as uint64", "rw", True, identity_args([tparam("unix-user-id", T_UINT, 0)])),
+        ("uint64 as string", "rw", True, identity_args([tparam("user-name", T_ULLONG, 0)])),
+        ("llong as ullong", "rw", True, identity_args([tparam("process-time", T_LLONG, 5)])),
+        ("ullong as llong", "rw", True, identity_args([tparam("process-id", T_ULLONG, 5)])),
+        ("duplicate", "rw", True, identity_args([uid, tparam("user-name", T_STRING, "a"), uid])),
+        ("unknown and duplicate", "rw", True, identity_args([uid, uid, tparam("zzz", T_INT, 1)])),
+        ("21 parameters", "rw", True, identity_args(many)),
+        ("count lies", "rw", True, identity_args([uid], count=3)),
+        ("bad union arm", "rw", True, identity_args([h.xdr_string("user-name") + struct.pack(">i", 9)])),
+        ("name too long", "rw", True, identity_args([tparam("x" * 80, T_STRING, "v")])),
+        ("flags set", "rw", True, identity_args([uid], flags=0x80)),
+    ]
+
+
+def identity_answers(daemon):
+    out = []
+    for name, sock, do_open, payload in identity_probes():
+        c = h.RawConn(daemon.rw if sock == "rw" else daemon.ro)
+        try:
+            if do_open:
+                c.open()
+            else:
+                c.call(66)
+            out.append((name, h.describe(c.call(SET_IDENTITY, payload))))
+        finally:
+            c.close()
+    return out
+
 
 class IdentityTest(unittest.TestCase):
     @classmethod
@@ -137,6 +195,31 @@ class IdentityTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(("System token in %s was corrupt" % path).encode(), p.stderr)
         self.assertFalse(os.path.exists(os.path.join(root, "run", "virtsecretd-sock")))
+
+    def test_raw_identity_errors(self):
+        got = dict(identity_answers(self.d))
+        self.assertEqual(got["valid"], ("ok", ""))
+        self.assertEqual(got["empty"], ("ok", ""))
+        self.assertEqual(got["read-only socket"], ("ok", ""))
+        self.assertEqual(got["unknown field"], ("err", 74, 0, "argument unsupported: parameter 'colour' not supported"))
+        self.assertEqual(got["string as uint64"],
+                         ("err", 8, 0, "invalid argument: invalid type 'string' for parameter 'unix-user-id', expected 'ullong'"))
+        self.assertEqual(got["duplicate"],
+                         ("err", 8, 0, "invalid argument: parameter 'unix-user-id' occurs multiple times"))
+        self.assertEqual(got["21 parameters"][0], "err")
+        self.assertEqual(got["count lies"][0], "err")
+
+    @unittest.skipUnless(h.libvirtd_available(), "needs root and libvirtd 9.0's secret driver")
+    def test_raw_identity_answers_match_libvirtd(self):
+        ours = identity_answers(self.d)
+        ref = h.StockLibvirtd()
+        try:
+            theirs = identity_answers(ref)
+        finally:
+            ref.cleanup()
+        for (name, got), (_, want) in zip(ours, theirs):
+            with self.subTest(probe=name):
+                self.assertEqual(got, want)
 
     @unittest.skipUnless(h.libvirtd_available(), "needs root and libvirtd 9.0's secret driver")
     def test_same_answers_as_libvirtd(self):
