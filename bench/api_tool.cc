@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   } else {
     return Usage();
   }
-  std::printf("{\"op\": \"%s\", \"count\": %ld, \"open_s\": %.6f, \"seconds\": %.6f}\n", op.c_str(), count, open_s,
-              seconds);
+  std::printf("{\"op\": \"%s\", \"count\": %ld, \"open_s\": %.6f, \"seconds\": %.6f}\n", op.c_str(), count,
+              open_s, seconds);
   return 0;
 }

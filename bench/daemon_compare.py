@@ -18,7 +18,7 @@ Rates are calls per second of wall time; ratios are vsecretd / libvirtd.
 Both stores live on the same filesystem (--store-fs disk: a directory under --workdir, default
 $TMPDIR; tmpfs: /dev/shm). The stock libvirtd runs as root in a private mount namespace with that
 directory bind-mounted over /etc/libvirt, so it needs root and unshare; see
-tests/integration/daemon_harness.py.
+tests/vstest/daemons.py.
 """
 import argparse
 import json
@@ -30,8 +30,9 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-import daemon_harness as h  # noqa: E402
+
+import vstest_path  # noqa: E402,F401  (tests/ on sys.path)
+from vstest import daemons, paths, process  # noqa: E402
 
 # The client, run in a fresh interpreter per daemon. Prints one JSON document.
 CLIENT = r'''
@@ -108,8 +109,8 @@ TARGETS = {"define": 10.0, "set-value": 1.5, "get-value": 1.5, "lookup-usage": 1
 
 
 def run_client(daemon, args):
-    p = subprocess.run([h.PYTHON, "-c", CLIENT, daemon.uri(), str(args.secrets), str(args.clients),
-                        str(args.concurrent_calls)], capture_output=True, text=True, env=h.clean_env(),
+    p = subprocess.run([paths.PYTHON, "-c", CLIENT, daemon.uri(), str(args.secrets), str(args.clients),
+                        str(args.concurrent_calls)], capture_output=True, text=True, env=process.clean_env(),
                        timeout=args.timeout)
     if p.returncode != 0:
         sys.exit("benchmark client failed against %s:\n%s" % (type(daemon).__name__, p.stderr[-3000:]))
@@ -128,10 +129,10 @@ def main():
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 
-    h.VSECRETD = os.path.join(args.bin, "vsecretd")
-    if not os.access(h.VSECRETD, os.X_OK):
-        sys.exit("missing %s: build first" % h.VSECRETD)
-    if not h.libvirtd_available():
+    paths.VSECRETD = os.path.join(args.bin, "vsecretd")
+    if not os.access(paths.VSECRETD, os.X_OK):
+        sys.exit("missing %s: build first" % paths.VSECRETD)
+    if not daemons.libvirtd_available():
         sys.exit("needs root, unshare and the stock libvirtd (libvirt-daemon) with its secret driver")
 
     parent = "/dev/shm" if args.store_fs == "tmpfs" else args.workdir
@@ -142,7 +143,7 @@ def main():
             store = os.path.join(work, name)
             os.makedirs(store)
             print("running against %s (%d secrets)..." % (name, args.secrets), flush=True)
-            daemon = h.StockLibvirtd(store_dir=store) if name == "libvirtd" else h.Vsecretd(root=store)
+            daemon = daemons.StockLibvirtd(store_dir=store) if name == "libvirtd" else daemons.Vsecretd(root=store)
             try:
                 results[name] = run_client(daemon, args)
             finally:

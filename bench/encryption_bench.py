@@ -5,7 +5,7 @@
 
 Builds two stores with the same COUNT secrets (definition + value each): one with libvirt's
 plain .base64 values, one with vsecret's .vsenc values (made from the first by `vsecret-admin
-migrate`). "Load" is `vsecret-admin verify`, which reads and parses every definition and reads
+migrate --format vsenc`). "Load" is `vsecret-admin verify`, which reads and parses every definition and reads
 and decodes every value through the same SecretStore code the driver uses; its wall time is
 taken best-of-RUNS with a warm page cache, the two stores alternating. Then the encrypted store
 is rotated to a new key with `vsecret-admin rotate` (every value re-sealed, each file fsynced,
@@ -45,7 +45,8 @@ def populate(root, count):
             f.write(base64.b64encode(b"value-%08d-%s" % (i, os.urandom(16).hex().encode())).decode())
 
 
-def run(admin, root, *args):
+def timed_admin(admin, root, *args):
+    """(wall seconds, stdout) of one `vsecret-admin --root ROOT --quiet ARGS...`; exits on failure."""
     t0 = time.perf_counter()
     p = subprocess.run([admin, "--root", root, "--quiet", *args], capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
@@ -80,26 +81,26 @@ def main():
         make_key(key)
         with open(os.path.join(sealed, "etc", "secret.conf"), "w") as f:
             f.write('secrets_encryption_key = "%s"\n' % key)
-        run(admin, sealed, "migrate")
+        timed_admin(admin, sealed, "migrate", "--format", "vsenc")
 
         # Warm the page cache once for each store, then measure.
-        run(admin, plain, "verify")
-        run(admin, sealed, "verify")
+        timed_admin(admin, plain, "verify")
+        timed_admin(admin, sealed, "verify")
         # Interleaved, so that load from other processes hits both alike.
         plain_times, sealed_times = [], []
         for _ in range(args.runs):
-            plain_times.append(run(admin, plain, "verify")[0])
-            sealed_times.append(run(admin, sealed, "verify")[0])
+            plain_times.append(timed_admin(admin, plain, "verify")[0])
+            sealed_times.append(timed_admin(admin, sealed, "verify")[0])
         load_plain, load_sealed = min(plain_times), min(sealed_times)
         median_ratio = sorted(sealed_times)[args.runs // 2] / sorted(plain_times)[args.runs // 2]
 
         def rotate_once():
             fresh = os.path.join(work, "key-%d" % time.monotonic_ns())
             make_key(fresh)
-            return run(admin, sealed, "rotate", "--new-key", fresh)[0]
+            return timed_admin(admin, sealed, "rotate", "--new-key", fresh)[0]
 
         rotation = best_of(min(args.runs, 3), rotate_once)
-        _, status = run(admin, sealed, "status")
+        _, status = timed_admin(admin, sealed, "status")
         result = {
             "count": args.count,
             "runs": args.runs,

@@ -7,7 +7,7 @@
 
 One CA, one server certificate (SAN IP:127.0.0.1) and one client certificate are made with
 scripts/make-certs.sh. Both daemons listen for TLS on their own free port of 127.0.0.1 with those
-files and no DN allow-list. The stock libvirtd is set up as in tests/integration/daemon_harness.py
+files and no DN allow-list. The stock libvirtd is set up as in tests/vstest/daemons.py
 (root, private mount namespace with tmpfs over /etc/libvirt and /run/libvirt, only the secret
 driver loaded) plus listen_tls = 1, tls_port, the certificate paths and --listen.
 
@@ -29,9 +29,11 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-import daemon_harness as h  # noqa: E402
-from remote_harness import ListeningVsecretd, free_port, make_certs, tls_listen_config, wait_port  # noqa: E402
+
+import vstest_path  # noqa: E402,F401  (tests/ on sys.path)
+from vstest import daemons, paths, process  # noqa: E402
+from vstest.remote import ListeningVsecretd, make_certs, tls_listen_config  # noqa: E402
+from vstest.sockets import free_port, wait_port  # noqa: E402
 
 CLIENT = r'''
 import json, sys, time
@@ -61,9 +63,9 @@ conn.close()
 
 
 def start_libvirtd(port, server_pki):
-    """daemon_harness.StockLibvirtd with a TLS listener on 127.0.0.1:port and no client auth."""
-    d = h.StockLibvirtd(extra_config=tls_listen_config(port, server_pki) + 'listen_tcp = 0\nauth_tls = "none"\n',
-                        args=["--listen"])
+    """vstest.daemons.StockLibvirtd with a TLS listener on 127.0.0.1:port and no client auth."""
+    d = daemons.StockLibvirtd(extra_config=tls_listen_config(port, server_pki) + 'listen_tcp = 0\nauth_tls = "none"\n',
+                              args=["--listen"])
     try:
         wait_port(port, d.proc, timeout=20)
     except Exception:
@@ -74,8 +76,8 @@ def start_libvirtd(port, server_pki):
 
 def measure(port, client_pki, seconds, uuid):
     uri = "secret+tls://127.0.0.1:%d/system?pkipath=%s" % (port, client_pki)
-    p = subprocess.run([h.PYTHON, "-c", CLIENT, uri, str(seconds), uuid], capture_output=True,
-                       env=h.clean_env(), timeout=seconds + 120)
+    p = subprocess.run([paths.PYTHON, "-c", CLIENT, uri, str(seconds), uuid], capture_output=True,
+                       env=process.clean_env(), timeout=seconds + 120)
     if p.returncode != 0:
         raise RuntimeError("client against %s failed: %s" % (uri, p.stderr.decode(errors="replace")))
     return json.loads(p.stdout)
@@ -87,18 +89,18 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="rounds per daemon (default 3)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
-    if not h.libvirtd_available():
-        sys.exit("remote_tls_compare.py: needs root, unshare, %s and %s" % (h.LIBVIRTD, h.SECRET_DRIVER))
+    if not daemons.libvirtd_available():
+        sys.exit("remote_tls_compare.py: needs root, unshare, %s and %s" % (paths.LIBVIRTD, paths.SECRET_DRIVER))
 
     work = tempfile.mkdtemp(prefix="vsecret-tls-bench-")
-    daemons = []
+    started = []
     try:
         pki = os.path.join(work, "pki")
         make_certs("all", pki)
         server_pki, client_pki = os.path.join(pki, "server"), os.path.join(pki, "client")
         ports = {"vsecretd": free_port(), "libvirtd": free_port()}
-        daemons.append(ListeningVsecretd(tls_listen_config(ports["vsecretd"], server_pki), port=ports["vsecretd"]))
-        daemons.append(start_libvirtd(ports["libvirtd"], server_pki))
+        started.append(ListeningVsecretd(tls_listen_config(ports["vsecretd"], server_pki), port=ports["vsecretd"]))
+        started.append(start_libvirtd(ports["libvirtd"], server_pki))
         rates = {"vsecretd": [], "libvirtd": []}
         info = {}
         for r in range(args.rounds):
@@ -119,14 +121,14 @@ def main():
             print("median: vsecretd %.0f/s, libvirtd %.0f/s, ratio %.2fx (target 1.5x: %s)"
                   % (med["vsecretd"], med["libvirtd"], ratio, "met" if ratio >= 1.5 else "NOT met"))
     finally:
-        for d in daemons:
+        for d in started:
             d.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _libvirt_version():
-    p = subprocess.run([h.PYTHON, "-c", "import libvirt; print(libvirt.getVersion())"], capture_output=True,
-                       timeout=30, env=h.clean_env())
+    p = subprocess.run([paths.PYTHON, "-c", "import libvirt; print(libvirt.getVersion())"], capture_output=True,
+                       timeout=30, env=process.clean_env())
     v = int(p.stdout.decode().strip() or 0)
     return "%d.%d.%d" % (v // 1000000, v // 1000 % 1000, v % 1000)
 

@@ -17,6 +17,9 @@ Unlock: a 16 MiB volume made by vsecret with the default 2 s iter-time budget, o
 `qemu-io -c 'read 0 512'` and by `vsecret vol-download --length 512` (medians).
 Creation: `vsecret vol-create-as` of a default 1 GiB LUKS volume (spec §11 statement 33: < 6 s).
 Sector engine: `vsecret_micro_bench --benchmark_filter=VolumeSectorEngine` (one core).
+Cipher families on nettle (issue 13): one line each for twofish-256 xts, serpent-256 xts and
+cast5-128 cbc (plain64), the same upload/download pair against qemu-img convert on a volume of
+min(SIZE, 256 MiB) (--family-mib); reported, not targets (qemu runs the same nettle code).
 
 Targets (issue 5): upload and download >= 5x qemu-img; engine >= 2.5 GiB/s per core for
 aes-xts-plain64; unlock <= 1.2x qemu-img. Prints one JSON object; exits 1 if a target is missed.
@@ -67,6 +70,7 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workdir")
+    ap.add_argument("--family-mib", type=int, default=256)
     args = ap.parse_args()
 
     vsecret = os.path.join(args.bin, "vsecret")
@@ -135,6 +139,48 @@ def main():
         qemu_create = qemu_create_timed([shutil.which("qemu-img"), "create", "-q", "-f", "luks"] + secret_obj +
                                         ["-o", "key-secret=s", os.path.join(work, "q.luks"), "1G"], env)
 
+        families = {}
+        fam_mib = min(args.size_mib, args.family_mib)
+        fam_src = os.path.join(work, "fam-src.raw")
+        with open(src, "rb") as fin, open(fam_src, "wb") as fout:
+            fout.write(fin.read(fam_mib << 20))
+        for label, cipher, bits, mode in (("twofish-256-xts-plain64", "twofish", 256, "xts"),
+                                          ("serpent-256-xts-plain64", "serpent", 256, "xts"),
+                                          ("cast5-128-cbc-plain64", "cast5", 128, "cbc")):
+            name = "f-%s.luks" % cipher
+            fxml = os.path.join(work, name + ".xml")
+            with open(fxml, "w") as f:
+                f.write("<volume><name>%s</name><capacity unit='MiB'>%d</capacity><target><format type='raw'/>"
+                        "<encryption format='luks'><secret type='passphrase' uuid='%s'/>"
+                        "<cipher name='%s' size='%d' mode='%s'/></encryption></target></volume>"
+                        % (name, fam_mib, UUID, cipher, bits, mode))
+            sh(vs + ["vol-create", "bench", fxml], fast)
+            fopts = "driver=luks,key-secret=s,file.filename=" + os.path.join(pool, name)
+            fout_q, fout_v = os.path.join(work, "fam-q.raw"), os.path.join(work, "fam-v.raw")
+            shutil.copyfile(fam_src, fout_q)
+            shutil.copyfile(fam_src, fout_v)
+            fcmds = {
+                "qemu_upload": [shutil.which("qemu-img"), "convert", "-n", "-f", "raw", fam_src] + secret_obj +
+                               ["--target-image-opts", fopts],
+                "vsecret_upload": vs + ["vol-upload", "--pool", "bench", name, fam_src],
+                "qemu_download": [shutil.which("qemu-img"), "convert", "-n"] + secret_obj +
+                                 ["--image-opts", fopts, "-O", "raw", fout_q],
+                "vsecret_download": vs + ["vol-download", "--pool", "bench", name, fout_v],
+            }
+            ftimes = {k: [] for k in fcmds}
+            for _ in range(args.runs):
+                for k, argv in fcmds.items():
+                    ftimes[k].append(timed(argv, env))
+            if sh(["cmp", fam_src, fout_v], check=False).returncode or sh(["cmp", fam_src, fout_q], check=False).returncode:
+                sys.exit("round trip differs for " + label)
+            frate = {k: fam_mib / statistics.median(t) for k, t in ftimes.items()}
+            families[label] = {
+                "mib_per_s": {k: round(v) for k, v in frate.items()},
+                "upload_speedup": round(frate["vsecret_upload"] / frate["qemu_upload"], 2),
+                "download_speedup": round(frate["vsecret_download"] / frate["qemu_download"], 2),
+            }
+            os.unlink(os.path.join(pool, name))
+
         engine = {}
         if os.path.exists(micro):
             bench = sh([micro, "--benchmark_filter=VolumeSectorEngine", "--benchmark_format=json"], env).stdout
@@ -153,6 +199,8 @@ def main():
             "unlock_ratio": round(unlock_med["vsecret"] / unlock_med["qemu"], 2),
             "create_1g_default_seconds": {"vsecret": round(create, 2), "qemu_img": round(qemu_create, 2)},
             "engine_gib_per_s_one_core": engine,
+            "cipher_families_mib": fam_mib,
+            "cipher_families": families,
         }
         targets = {
             "upload >= 5x qemu-img": result["upload_speedup"] >= 5,

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-20}"
 JOBS="${FUZZ_JOBS:-$(nproc)}"
 BUILD=build-fuzz
-TARGETS=(secret_xml base64 value_codec secret_conf rpc_frame encryption_xml luks_header)
+TARGETS=(secret_xml base64 value_codec virconf rpc_frame encryption_xml luks_header)
 if [ "$#" -gt 0 ]; then TARGETS=("$@"); fi
 
 cmake -S . -B "$BUILD" -DVSECRET_FUZZ=ON -DVSECRET_BUILD_TESTS=OFF -DVSECRET_BUILD_BENCH=OFF \

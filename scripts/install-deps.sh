@@ -10,15 +10,18 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends \
   build-essential g++ cmake pkg-config ninja-build \
-  libxml2-dev libssl-dev libreadline-dev \
+  libxml2-dev libssl-dev libreadline-dev libsystemd-dev nettle-dev libgcrypt20-dev \
   libgtest-dev libgmock-dev googletest libbenchmark-dev \
-  clang-format clang libclang-rt-14-dev \
+  clang-format clang libclang-rt-14-dev clang-16 \
   libvirt-clients libvirt-daemon python3-libvirt python3 \
   libvirt-daemon-driver-qemu qemu-system-x86 debootstrap \
   qemu-utils cryptsetup-bin \
+  libargon2-dev nlohmann-json3-dev python3-cryptography \
   libxml2-utils xxd procps util-linux \
   systemd gdb \
-  openssh-server openssh-client
+  debhelper dpkg-dev lintian \
+  openssh-server openssh-client \
+  python3-docutils man-db bash-completion
 
 # The second reference installation (libvirt 12.x in a Debian testing root), built once and cached.
 $SUDO bash "$(dirname "$0")/libvirt12-root.sh" >/dev/null

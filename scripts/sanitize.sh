@@ -18,9 +18,21 @@ WHAT="${1:-all}"
 status=0
 
 # Prints the sanitizer reports left in a log directory; true when there are none.
+# LeakSanitizer writes "==PID==Unable to get registers from thread TID." when a thread is exiting
+# while it suspends the process for the leak check; it is a notice, not a finding (a leak is
+# still reported as "ERROR: LeakSanitizer"), so a log holding only such lines is not a report.
 no_reports() {
-  local dir="$1" name="$2"
-  if compgen -G "$dir/*" >/dev/null; then
+  local dir="$1" name="$2" found=0 f
+  for f in "$dir"/*; do
+    [ -e "$f" ] || continue
+    if grep -qv '^==[0-9]*==Unable to get registers from thread [0-9]*\.$' "$f"; then
+      found=1
+    else
+      echo "sanitize: $name notice (not a report): $(cat "$f")" >&2
+      rm -f "$f"
+    fi
+  done
+  if [ "$found" -eq 1 ]; then
     echo "sanitize: $name reports:" >&2
     cat "$dir"/* >&2
     return 1
@@ -62,7 +74,7 @@ if [ "$WHAT" = all ] || [ "$WHAT" = tsan ]; then
     status=1
   fi
   for t in daemon_concurrency_test daemon_limits_test; do
-    if ! VSECRET_BIN="$PWD/build-tsan/bin" VSECRET_SOURCE_DIR="$PWD" VSECRET_SANITIZED=thread \
+    if ! VSECRET_BIN="$PWD/build-tsan/bin" VSECRET_SOURCE_DIR="$PWD" VSECRET_SANITIZED=thread PYTHONPATH="$PWD/tests" \
         timeout 900 /usr/bin/python3 "tests/integration/$t.py"; then
       echo "sanitize: $t FAILED under TSan" >&2
       status=1

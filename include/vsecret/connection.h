@@ -1,7 +1,11 @@
 // Connection: the one client-side interface to a secret driver, whatever the transport.
 //
-// The CLI and the volume code are written only against this interface. An embedded connection
-// calls the in-process SecretDriver; a remote connection (later) speaks libvirt's RPC protocol.
+// The CLI is written against this interface. An embedded connection (secret:///embed?root=DIR,
+// src/client/embedded_connection.h) calls the in-process SecretDriver; a remote connection
+// (src/client/remote_connection.h) speaks libvirt's RPC protocol to vsecretd or libvirtd. The
+// storage commands need the in-process driver itself (they hand private passphrases to the
+// volume code, as libvirt's storage driver does inside the daemon): LocalSecretDriver() gives
+// it where there is one.
 //
 // Thread-safety: every method may be called from any thread. Event callbacks run on a thread
 // owned by the connection (embedded: the thread that performed the change) and must not call
@@ -22,6 +26,8 @@
 
 namespace vsecret {
 
+class SecretDriver;  // src/driver/secret_driver.h
+
 using SecretEventCallback = std::function<void(const SecretEvent&)>;
 
 class Connection {
@@ -31,6 +37,9 @@ class Connection {
   // The URI this connection was opened with, canonicalised.
   virtual std::string Uri() const = 0;
   virtual bool IsReadOnly() const = 0;
+  // The in-process secret driver behind this connection, for trusted in-process users (the
+  // storage driver); nullptr when the driver is in another process.
+  virtual SecretDriver* LocalSecretDriver() { return nullptr; }
 
   // virSecretDefineXML. flags: kDefineValidate.
   virtual Result<SecretRef> DefineXml(std::string_view xml, unsigned flags) = 0;

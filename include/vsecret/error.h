@@ -10,6 +10,7 @@
 
 #include <expected>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace vsecret {
@@ -81,15 +82,35 @@ class Error {
   std::string message_;
 };
 
+// std::expected<T, Error>, but [[nodiscard]]: libstdc++ 12 does not mark std::expected, so a
+// dropped error would pass without a word. Deriving keeps every std::expected operation and every
+// call site as it is; a deliberate ignore is written `(void)Call();  // why`.
+// cmake/nodiscard_probe.cc checks at configure time that a discarded Result still warns.
 template <typename T>
-using Result = std::expected<T, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using Base = std::expected<T, Error>;
+  using Base::Base;
+  using Base::operator=;
+  Result() = default;
+  // From the monadic operations (and_then, transform, ...), which return the base type.
+  Result(const Base& other) : Base(other) {}        // NOLINT(google-explicit-constructor)
+  Result(Base&& other) : Base(std::move(other)) {}  // NOLINT(google-explicit-constructor)
+};
 
 inline std::unexpected<Error> Fail(ErrorCode code, ErrorDomain domain, std::string message) {
   return std::unexpected<Error>(Error(code, domain, std::move(message)));
 }
 
+// The prefix libvirt's virErrorMsg() puts before the detail for `code` ("internal error: ",
+// "Invalid secret: ", ...; the template without its "%s"), or "" for codes whose message is the
+// bare detail. The one table of them: the constructors below prepend it, and the RPC layer
+// splits a message back into template and detail with it (rpc/remote_messages.cc).
+std::string_view LibvirtMessagePrefix(ErrorCode code);
+
 // Constructors for the recurring libvirt message families. Each prepends the same prefix
-// libvirt's virErrorMsg() gives for that code.
+// libvirt's virErrorMsg() gives for that code (InvalidArg excepted: its callers give libvirt's
+// whole message, which does not always start with "invalid argument: ").
 std::unexpected<Error> InternalError(ErrorDomain domain, const std::string& detail);
 std::unexpected<Error> XmlError(ErrorDomain domain, const std::string& detail);
 std::unexpected<Error> NoSecret(const std::string& detail);

@@ -1,4 +1,4 @@
-// 16-byte UUIDs with libvirt's lenient parsing rules (secret-driver spec §1.3).
+// 16-byte UUIDs with libvirt's lenient parsing rules.
 #pragma once
 
 #include <array>

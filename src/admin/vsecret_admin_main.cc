@@ -32,8 +32,12 @@ constexpr char kUsage[] =
     "commands:\n"
     "  status                  show the encryption settings and the formats the values are in\n"
     "  verify                  read and decrypt every definition and value; exit 1 on any failure\n"
-    "  migrate                 re-encrypt every value (base64, aes256cbc, or vsenc under another\n"
-    "                          key) into the authenticated vsenc format under the current key\n"
+    "  migrate [--format aes256cbc|vsenc]\n"
+    "                          re-encrypt every value (base64, aes256cbc, or vsenc under another\n"
+    "                          key) under the current key, in the store's format: libvirt 12.x's\n"
+    "                          aes256cbc, or with --format vsenc vsecret's authenticated format\n"
+    "                          (libvirt cannot read it; the choice is kept in the store's\n"
+    "                          vsecret-store.conf, and --format aes256cbc goes back)\n"
     "  rotate --new-key FILE [--credential CRED]\n"
     "                          re-seal every value under the 32-byte key in FILE, then install\n"
     "                          it: over the configured key file, or with systemd-creds into CRED\n"
@@ -47,7 +51,9 @@ constexpr char kUsage[] =
     "  --root DIR      the store of `vsecretd --root DIR` or secret:///embed?root=DIR\n"
     "  --system        /etc/libvirt/secrets with /etc/libvirt/secret.conf\n"
     "  --session       $XDG_CONFIG_HOME/libvirt/secrets with its secret.conf\n"
-    "  --config FILE   read FILE instead of the store's secret.conf\n"
+    "  --config FILE   read FILE instead of the store's secret.conf (DIR/etc/secret.conf for\n"
+    "                  --root if it exists, else libvirt's: /etc/libvirt/secret.conf as root,\n"
+    "                  $XDG_CONFIG_HOME/libvirt/secret.conf otherwise)\n"
     "  --key FILE      use FILE as secrets_encryption_key\n"
     "  --quiet         no progress output\n";
 
@@ -122,7 +128,7 @@ std::optional<int> ParseArgs(int argc, char** argv, Args& args) {
     } else if (opt == "--credential") {
       if (!value(args.credential)) return UsageError("--credential needs a file");
     } else if (opt == "--format") {
-      if (!value(args.format)) return UsageError("--format needs base64 or aes256cbc");
+      if (!value(args.format)) return UsageError("--format needs a format name");
     } else if (!opt.empty() && opt[0] == '-') {
       return UsageError("unknown option " + opt);
     } else if (args.command.empty()) {
@@ -169,7 +175,10 @@ int Die(const Error& e) {
 int Run(const Args& args) {
   const StorePaths paths = ResolvePaths(args);
   EncryptionOptions options = EncryptionOptions::ForStore(paths);
-  if (args.config) options.secret_conf_path = *args.config;
+  if (args.config) {
+    options.secret_conf_path = *args.config;
+    options.libvirt_secret_conf_path.reset();
+  }
   Env* env = Env::Default();
   options.key_path_override = args.key;
   auto loaded = LoadEncryption(options, paths, env);
@@ -190,6 +199,9 @@ int Run(const Args& args) {
     std::printf("store:       %s\n", paths.config_dir.c_str());
     std::printf("secret.conf: %s\n", loaded->conf_path.empty() ? "(none)" : loaded->conf_path.c_str());
     std::printf("encryption:  %s\n", d.enabled ? "on" : "off");
+    std::printf("format:      %s%s\n", std::string(FormatName(loaded->store_format)).c_str(),
+                loaded->store_format == ValueFormat::kSealed ? " (vsecret only: libvirt cannot read it)"
+                                                             : " (libvirt 12.x's)");
     if (d.key_path) {
       std::printf("key:         %s (%s)\n", d.key_path->c_str(),
                   std::string(KeySourceName(d.source)).c_str());
@@ -220,7 +232,26 @@ int Run(const Args& args) {
                        "encryption is not enabled: set encrypt_data = 1 or secrets_encryption_key in " +
                            (loaded->conf_path.empty() ? std::string("secret.conf") : loaded->conf_path)));
     }
-    auto report = ConvertValues(**store, ValueFormat::kSealed, MakeProgress(args, "migrating"));
+    ValueFormat target = loaded->store_format;
+    if (!args.format.empty()) {
+      const std::optional<ValueFormat> format = FormatFromName(args.format);
+      if (!format || *format == ValueFormat::kBase64)
+        return UsageError("migrate --format needs aes256cbc or vsenc");
+      target = *format;
+    }
+    if (loaded->rotation) {
+      return Die(Error(ErrorCode::kOperationInvalid, ErrorDomain::kSecret,
+                       "a key rotation is pending; run rotate again to complete it first"));
+    }
+    // The choice is recorded first: an interrupted migration leaves both formats, both readable,
+    // and running it again completes it.
+    if (target != loaded->store_format) {
+      if (auto w = WriteStoreFormat(env, paths, target); !w) return Die(w.error());
+      ValueProtection protection = loaded->protection();
+      protection.encrypted_format = target;
+      (*store)->SetValueProtection(protection);
+    }
+    auto report = ConvertValues(**store, target, MakeProgress(args, "migrating"));
     if (!report) return Die(report.error());
     std::printf("%zu values: %zu re-encrypted, %zu already current, %zu failed\n", report->values,
                 report->rewritten, report->unchanged, report->failures.size());
@@ -240,13 +271,22 @@ int Run(const Args& args) {
                 report->values.failures.size());
     if (!report->completed) {
       PrintFailures(report->values);
-      std::fprintf(
-          stderr,
-          "error: rotation not completed; both keys stay in use until the failing values are fixed or "
-          "undefined and rotate is run again\n");
+      if (report->installed_at.empty()) {
+        std::fprintf(
+            stderr,
+            "error: rotation not completed; both keys stay in use until the failing values are fixed "
+            "or undefined and rotate is run again\n");
+      } else {
+        std::fprintf(stderr,
+                     "error: new key installed at %s, but the values above stay in vsecret's .vsenc format "
+                     "(libvirt cannot read them); run migrate once they are fixed\n",
+                     report->installed_at.c_str());
+      }
       return 1;
     }
     std::printf("new key installed at %s; the old key is no longer used\n", report->installed_at.c_str());
+    if (report->reformatted != 0)
+      std::printf("%zu values rewritten as aes256cbc under the new key\n", report->reformatted);
     return 0;
   }
   if (args.command == "export") {

@@ -4,8 +4,8 @@
 
 namespace vsecret {
 namespace {
-constexpr std::array<std::string_view, kUsageTypeLast> kNames = {"none", "volume", "ceph",
-                                                                 "iscsi", "tls", "vtpm"};
+constexpr std::array<std::string_view, kUsageTypeLast> kNames = {"none",  "volume", "ceph",
+                                                                 "iscsi", "tls",    "vtpm"};
 }  // namespace
 
 std::string_view UsageTypeName(UsageType type) {

@@ -22,9 +22,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <mutex>
 #include <new>
 
+#include "base/thread_annotations.h"
 #include "vsecret/secret_bytes.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -106,9 +106,9 @@ class FreeList {
 // The blocks every thread shares: free lists and the slab being carved.
 class SharedHeap {
  public:
-  std::byte* Allocate(std::size_t index) {
+  std::byte* Allocate(std::size_t index) EXCLUDES(mu_) {
     const std::size_t size = ClassSize(index);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!free_[index].empty()) return free_[index].Pop();
     if (static_cast<std::size_t>(slab_end_ - slab_next_) < size) {
       // The tail of the old slab (less than one block of this class) is abandoned.
@@ -122,22 +122,22 @@ class SharedHeap {
   }
 
   // p must be a wiped block of class index.
-  void Free(std::byte* p, std::size_t index) {
-    std::lock_guard lock(mu_);
+  void Free(std::byte* p, std::size_t index) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     free_[index].Push(p, ClassSize(index));
   }
 
   // Takes every block of list, a list of class index.
-  void Absorb(FreeList& list, std::size_t index) {
-    std::lock_guard lock(mu_);
+  void Absorb(FreeList& list, std::size_t index) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     while (!list.empty()) free_[index].Push(list.Pop(), ClassSize(index));
   }
 
  private:
-  std::mutex mu_;
-  std::array<FreeList, kClassCount> free_;  // guarded by mu_
-  std::byte* slab_next_ = nullptr;          // guarded by mu_: next uncarved byte
-  std::byte* slab_end_ = nullptr;           // guarded by mu_: end of the current slab
+  Mutex mu_;
+  std::array<FreeList, kClassCount> free_ GUARDED_BY(mu_);
+  std::byte* slab_next_ GUARDED_BY(mu_) = nullptr;  // next uncarved byte
+  std::byte* slab_end_ GUARDED_BY(mu_) = nullptr;   // end of the current slab
 };
 
 // Never destroyed: blocks may be freed by static destructors that run after this one would.
@@ -212,8 +212,8 @@ constexpr std::size_t kCachedMappingMax = std::size_t{4} << 20;
 class MappingCache {
  public:
   // A cached mapping of exactly len bytes, or nullptr.
-  std::byte* Take(std::size_t len) {
-    std::lock_guard lock(mu_);
+  std::byte* Take(std::size_t len) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     for (std::size_t i = 0; i < count_; ++i) {
       if (entries_[i].len == len) {
         std::byte* p = entries_[i].p;
@@ -224,9 +224,9 @@ class MappingCache {
     return nullptr;
   }
   // Keeps a wiped mapping; false when it is not kept (the caller unmaps it).
-  bool Put(std::byte* p, std::size_t len) {
+  bool Put(std::byte* p, std::size_t len) EXCLUDES(mu_) {
     if (len > kCachedMappingMax) return false;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (count_ == kCachedMappings) return false;
     entries_[count_++] = Entry{p, len};
     return true;
@@ -237,9 +237,9 @@ class MappingCache {
     std::byte* p;
     std::size_t len;
   };
-  std::mutex mu_;
-  std::array<Entry, kCachedMappings> entries_{};  // guarded by mu_
-  std::size_t count_ = 0;                          // guarded by mu_
+  Mutex mu_;
+  std::array<Entry, kCachedMappings> entries_ GUARDED_BY(mu_){};
+  std::size_t count_ GUARDED_BY(mu_) = 0;
 };
 
 MappingCache& Mappings() {
@@ -276,10 +276,11 @@ void SecureFree(void* p, std::size_t n) noexcept {
   }
   const std::size_t page = PageSize();
   const std::size_t len = (n + page - 1) & ~(page - 1);
-  if (Mappings().Put(static_cast<std::byte*>(p), len)) {
-    VSECRET_POISON(p, len);  // cached: any use now is a use after free
-    return;
-  }
+  // Poisoned before it is offered to the cache: once Put returns, another thread may already
+  // have taken the mapping and unpoisoned it, and poisoning it then would poison that thread's
+  // live block (ASan's use-after-poison in SecureHeap.ConcurrentBlocksDoNotOverlap).
+  VSECRET_POISON(p, len);  // cached: any use now is a use after free
+  if (Mappings().Put(static_cast<std::byte*>(p), len)) return;
   // The address range may be mapped again by anyone: leave no poison behind.
   VSECRET_UNPOISON(p, len);
   ::munmap(p, len);

@@ -8,11 +8,14 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "cli/command_parser.h"
 #include "cli/help.h"
 #include "cli/ssh_helper.h"
 #include "cli/tokenizer.h"
+#include "vsecret/compat.h"
 #include "vsecret/secret_bytes.h"
 
 namespace vsecret::cli {
@@ -44,6 +47,20 @@ std::string LongVersionText() {
 std::string Basename(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// VSECRET_COMPAT: the one setting that selects libvirt 9.0's output where 9.0 and 12.x differ
+// (vsecret/compat.h). Read on every run, so an unset variable restores the default.
+bool ApplyCompatSetting(Console& console) {
+  const char* value = std::getenv(std::string(kCompatEnvVar).c_str());
+  std::optional<LibvirtBehaviour> behaviour = ParseLibvirtBehaviour(value != nullptr ? value : "");
+  if (!behaviour) {
+    console.Error(std::string(kCompatEnvVar) + "='" + value +
+                  "' is not supported: use 9.0, or 12 (the default)");
+    return false;
+  }
+  SetLibvirtBehaviour(*behaviour);
+  return true;
 }
 
 enum class ArgvOutcome { kContinue, kExitSuccess, kExitFailure };
@@ -197,6 +214,10 @@ int RunCli(const std::vector<std::string>& args, CliIo& io) {
   Console console(*io.out, *io.err);
   ShellOptions options;
   options.progname = args.empty() ? "vsecret" : Basename(args[0]);
+  if (!ApplyCompatSetting(console)) {
+    console.Flush();
+    return 1;
+  }
 
   std::size_t first = 0;
   switch (ParseGlobalOptions(args, console, &options, &first)) {

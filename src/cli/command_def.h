@@ -41,6 +41,7 @@ using CommandHandler = bool (*)(Shell& shell, const ParsedCommand& cmd);
 
 enum CommandFlag : unsigned {
   kCmdNoConnect = 1u << 0,  // runs without opening the connection
+  kCmdHidden = 1u << 1,     // left out of help listings and completion (VSH_CMD_FLAG_HIDDEN)
 };
 
 struct CommandDef {

@@ -26,7 +26,7 @@ bool FileSink::WriteSecret(std::span<const std::uint8_t> bytes) {
 void FileSink::Flush() { std::fflush(file_); }
 
 void Console::Print(std::string_view text) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   out_.Write(text);
 }
 
@@ -35,29 +35,33 @@ void Console::PrintExtra(std::string_view text) {
   Print(text);
 }
 
-void Console::Error(std::string_view message) {
-  std::lock_guard lock(mutex_);
+void Console::Error(std::string_view message) { Diagnostic("error: ", message); }
+
+void Console::Warning(std::string_view message) { Diagnostic("warning: ", message); }
+
+void Console::Diagnostic(std::string_view prefix, std::string_view message) {
+  MutexLock lock(mutex_);
   out_.Flush();
   std::string line;
-  line.reserve(message.size() + 8);
-  line.append("error: ").append(message).push_back('\n');
+  line.reserve(prefix.size() + message.size() + 1);
+  line.append(prefix).append(message).push_back('\n');
   err_.Write(line);
   err_.Flush();
 }
 
 void Console::RawError(std::string_view text) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   err_.Write(text);
   err_.Flush();
 }
 
 bool Console::WriteSecret(std::span<const std::uint8_t> bytes) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return out_.WriteSecret(bytes);
 }
 
 void Console::Flush() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   out_.Flush();
   err_.Flush();
 }

@@ -11,10 +11,11 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "base/thread_annotations.h"
 
 namespace vsecret::cli {
 
@@ -72,16 +73,20 @@ class Console {
   void PrintExtra(std::string_view text);
   // vshError: "error: <message>\n" on the error stream, stdout flushed first.
   void Error(std::string_view message);
+  // vshWarn: "warning: <message>\n", likewise (libvirt 12.x's warnings).
+  void Warning(std::string_view message);
   // Text for the error stream exactly as given (libxml2's own diagnostics).
   void RawError(std::string_view text);
   bool WriteSecret(std::span<const std::uint8_t> bytes);
   void Flush();
 
  private:
+  void Diagnostic(std::string_view prefix, std::string_view message);
+
   OutputSink& out_;
   OutputSink& err_;
   bool quiet_ = false;
-  std::mutex mutex_;  // serialises writes to both sinks
+  Mutex mutex_;  // serialises writes to both sinks
 };
 
 }  // namespace vsecret::cli

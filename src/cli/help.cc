@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "vsecret/compat.h"
+
 namespace vsecret::cli {
 namespace {
 
@@ -14,6 +16,13 @@ std::string PadRight(std::string_view text, std::size_t width) {
 
 std::string CommandLine(const CommandDef& def) {
   return "    " + PadRight(def.name, 30) + " " + std::string(def.help) + "\n";
+}
+
+// " <name> (help keyword '<keyword>')", appended piece by piece (see base/strings.h for why).
+std::string GroupHeading(const CommandGroup& group) {
+  std::string out = " ";
+  out.append(group.name).append(" (help keyword '").append(group.keyword).append("')");
+  return out;
 }
 
 }  // namespace
@@ -88,19 +97,26 @@ std::string CommandHelpText(const CommandDef& def) {
       out += "    " + PadRight(label, 15) + "  " + std::string(opt.help) + "\n";
     }
   }
-  out += "\n";
+  // libvirt 9.0's virsh ended a command's help with one more blank line than 12.x's.
+  if (Libvirt9Compat()) out += "\n";
   return out;
 }
 
 std::string GroupHelpText(const CommandGroup& group) {
-  std::string out = " " + std::string(group.name) + " (help keyword '" + std::string(group.keyword) + "'):\n";
-  for (const CommandDef& def : group.commands) out += CommandLine(def);
+  std::string out = GroupHeading(group);
+  out += ":\n";
+  for (const CommandDef& def : group.commands) {
+    if (!(def.flags & kCmdHidden)) out += CommandLine(def);
+  }
   return out;
 }
 
 std::string GlobalHelpText() {
   std::string out = "Grouped commands:\n\n";
   for (const CommandGroup& group : CommandGroups()) out += GroupHelpText(group) + "\n";
+  out +=
+      " Output follows libvirt 12.x's virsh; set VSECRET_COMPAT=9.0 in the environment for 9.0's\n"
+      " where the two differ (the argv value warning, XML errors, help layout).\n\n";
   return out;
 }
 
@@ -125,10 +141,16 @@ std::string UsageText(std::string_view progname) {
       "    -v                      short version\n"
       "    -V                      long version\n"
       "         --version[=TYPE]   version, TYPE is short or long (default short)\n"
+      "  environment:\n"
+      "    VSECRET_COMPAT=9.0      print what libvirt 9.0's virsh prints where it differs from 12.x\n"
+      "                            (argv value warning, XML errors, help layout)\n"
       "  commands (non interactive mode):\n\n";
   for (const CommandGroup& group : CommandGroups()) {
-    out += " " + std::string(group.name) + " (help keyword '" + std::string(group.keyword) + "')\n";
-    for (const CommandDef& def : group.commands) out += CommandLine(def);
+    out += GroupHeading(group);
+    out += "\n";
+    for (const CommandDef& def : group.commands) {
+      if (!(def.flags & kCmdHidden)) out += CommandLine(def);
+    }
     out += "\n";
   }
   out += "\n  (specify help <group> for details about the commands in the group)\n";

@@ -7,6 +7,7 @@
 #include "base/env.h"
 #include "cli/command_def.h"
 #include "cli/command_parser.h"
+#include "cli/input_files.h"
 #include "cli/shell.h"
 #include "cli/storage_cli.h"
 #include "cli/table.h"
@@ -18,14 +19,6 @@ namespace {
 
 using volume::PoolStatus;
 using volume::StorageDriver;
-
-constexpr std::size_t kMaxXmlFile = 10 * 1024 * 1024;  // virsh's VSH_MAX_XML_FILE
-
-std::string Field(const char* label, const std::string& value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%-15s ", label);
-  return buf + value + "\n";
-}
 
 // Runs one state-changing pool operation with virsh's success and failure lines.
 template <typename Op>
@@ -51,17 +44,6 @@ bool PoolAction(Shell& shell, const ParsedCommand& cmd, const char* api, Op op, 
   }
   shell.console().PrintExtra(with_name(done_fmt));
   return true;
-}
-
-Result<std::string> ReadXmlFile(const std::string& path) {
-  auto file = Env::Default()->NewReadableFile(path);
-  if (!file)
-    return SystemError(ErrorDomain::kNone, file.error().errnum, "Failed to open file '" + path + "'");
-  auto content = (*file)->ReadAll(kMaxXmlFile);
-  if (!content)
-    return SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + path + "'");
-  std::string_view text = content->AsStringView();
-  return std::string(text.substr(0, text.find('\0')));
 }
 
 bool Define(Shell& shell, const std::string& xml, const std::string& shown) {
@@ -223,14 +205,15 @@ bool CmdPoolInfo(Shell& shell, const ParsedCommand& cmd) {
   if (!storage) return false;
   std::optional<PoolStatus> p = LookupPoolOption(shell, *storage, cmd, "pool");
   if (!p) return false;
-  std::string out = Field("Name:", p->def.name) + Field("UUID:", p->def.uuid.ToString()) +
-                    Field("State:", p->active ? "running" : "inactive") + Field("Persistent:", "yes") +
-                    Field("Autostart:", p->autostart ? "yes" : "no");
+  std::string out = InfoLine("Name:", p->def.name) + InfoLine("UUID:", p->def.uuid.ToString()) +
+                    InfoLine("State:", p->active ? "running" : "inactive") + InfoLine("Persistent:", "yes") +
+                    InfoLine("Autostart:", p->autostart ? "yes" : "no");
   if (p->active) {
     const bool bytes = cmd.Has("bytes");
     const auto size = [&](std::uint64_t v) { return bytes ? std::to_string(v) : volume::PrettyCapacity(v); };
-    out += Field("Capacity:", size(p->sizes.capacity)) + Field("Allocation:", size(p->sizes.allocation)) +
-           Field("Available:", size(p->sizes.available));
+    out += InfoLine("Capacity:", size(p->sizes.capacity)) +
+           InfoLine("Allocation:", size(p->sizes.allocation)) +
+           InfoLine("Available:", size(p->sizes.available));
   }
   shell.console().Print(out);
   return true;

@@ -13,33 +13,19 @@
 #include "base/env.h"
 #include "cli/command_def.h"
 #include "cli/command_parser.h"
+#include "cli/input_files.h"
 #include "cli/secret_event_command.h"
 #include "cli/shell.h"
 #include "cli/table.h"
 #include "cli/xpath_dump.h"
+#include "vsecret/compat.h"
 #include "vsecret/secret.h"
 #include "vsecret/secret_bytes.h"
 
 namespace vsecret::cli {
 namespace {
 
-constexpr std::size_t kMaxXmlFile = 10 * 1024 * 1024;  // virsh's VSH_MAX_XML_FILE
-constexpr std::size_t kMaxValueFile = 1024;            // secret-set-value --file
-
-// virFileReadAll: the whole file, at most max_bytes, with libvirt's messages on failure. The
-// content lands in a wiping buffer because it may be a secret value.
-Result<SecretBytes> ReadInputFile(const std::string& path, std::size_t max_bytes) {
-  auto file = Env::Default()->NewReadableFile(path);
-  if (!file)
-    return SystemError(ErrorDomain::kNone, file.error().errnum, "Failed to open file '" + path + "'");
-  auto content = (*file)->ReadAll(max_bytes);
-  if (!content)
-    return SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + path + "'");
-  return std::move(*content);
-}
-
-// virsh hands file contents to C-string APIs, so an embedded NUL ends the text.
-std::string_view UpToNul(std::string_view text) { return text.substr(0, text.find('\0')); }
+constexpr std::size_t kMaxValueFile = 1024;  // secret-set-value --file
 
 bool CmdSecretDefine(Shell& shell, const ParsedCommand& cmd) {
   std::optional<std::string_view> from;
@@ -104,8 +90,13 @@ bool CmdSecretSetValue(Shell& shell, const ParsedCommand& cmd) {
 
   SecretBytes value;
   if (base64) {
-    // Said as an error, but only a warning: the value is still used.
-    console.Error("Passing secret value as command-line argument is insecure!");
+    // Only a warning: the value is still used. libvirt 9.0 printed it as an error.
+    constexpr std::string_view kArgvWarning = "Passing secret value as command-line argument is insecure!";
+    if (Libvirt9Compat()) {
+      console.Error(kArgvWarning);
+    } else {
+      console.Warning(kArgvWarning);
+    }
     value = SecretBytes(*base64);
   } else if (filename) {
     auto content = ReadInputFile(std::string(*filename), kMaxValueFile);

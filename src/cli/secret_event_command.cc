@@ -6,13 +6,12 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/thread_annotations.h"
 #include "cli/command_parser.h"
 #include "cli/shell.h"
 
@@ -63,18 +62,18 @@ std::string_view LifecycleName(LifecycleEvent event) {
 // Shared between the waiting command and the callback, which may run on another thread and
 // is only guaranteed to stop once deregistered; hence shared ownership.
 struct WaitState {
-  std::mutex mutex;
-  std::condition_variable cv;
+  Mutex mutex;
+  CondVar cv;
   bool loop = false;       // immutable after registration
   bool timestamp = false;  // immutable after registration
   std::string_view type_name;
   Console* console = nullptr;
-  int count = 0;      // guarded by mutex
-  bool done = false;  // guarded by mutex
+  int count GUARDED_BY(mutex) = 0;
+  bool done GUARDED_BY(mutex) = false;
 };
 
 void OnEvent(WaitState& state, const SecretEvent& event) {
-  std::lock_guard lock(state.mutex);
+  MutexLock lock(state.mutex);
   if (!state.loop && state.count > 0) return;
   std::string line = state.timestamp ? TimestampNow() + ": " : std::string();
   line += "event '" + std::string(state.type_name) + "' for secret " + event.secret.uuid.ToString();
@@ -83,7 +82,7 @@ void OnEvent(WaitState& state, const SecretEvent& event) {
   ++state.count;
   if (!state.loop) {
     state.done = true;
-    state.cv.notify_all();
+    state.cv.NotifyAll();
   }
 }
 
@@ -92,7 +91,7 @@ enum class WaitEnd { kDone, kTimeout, kInterrupt };
 WaitEnd WaitForEvents(WaitState& state, int timeout_ms) {
   using Clock = std::chrono::steady_clock;
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::unique_lock lock(state.mutex);
+  MutexLock lock(state.mutex);
   while (true) {
     if (state.done) return WaitEnd::kDone;
     if (g_interrupted.load()) return WaitEnd::kInterrupt;
@@ -103,7 +102,7 @@ WaitEnd WaitForEvents(WaitState& state, int timeout_ms) {
       slice = std::min(slice, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
                                   std::chrono::milliseconds(1));
     }
-    state.cv.wait_for(lock, slice);
+    state.cv.WaitFor(state.mutex, slice);
   }
 }
 
@@ -196,7 +195,7 @@ bool CmdSecretEvent(Shell& shell, const ParsedCommand& cmd) {
   }
   int count;
   {
-    std::lock_guard lock(state->mutex);
+    MutexLock lock(state->mutex);
     count = state->count;
   }
   console.Print("events received: " + std::to_string(count) + "\n");

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cli/complete.h"
 #include "cli/tokenizer.h"
 #include "vsecret/uuid.h"
 
@@ -125,6 +126,11 @@ void Shell::RunInteractive(LineReader& reader) {
         "Type:  'help' for help with commands\n"
         "       'quit' to quit\n\n");
   }
+  // TAB offers live values only from a connection already open (never a connection error
+  // printed into the line being edited).
+  reader.SetCompleter([this](std::string_view line, std::string_view text) {
+    return CompleteLine(*this, line, text, /*may_connect=*/false);
+  });
   do {
     console_.Flush();
     std::string prompt = options_.read_only ? "vsecret > " : "vsecret # ";
@@ -137,6 +143,7 @@ void Shell::RunInteractive(LineReader& reader) {
     // The line may have carried a value given with --base64.
     SecureWipe(line->data(), line->size());
   } while (interactive_);
+  reader.SetCompleter(nullptr);
   // virsh always ends the session with a newline, whether by EOF or by quit.
   console_.Print("\n");
   console_.Flush();

@@ -45,6 +45,11 @@ class LineReader {
   // Shows prompt and returns the next line without its newline; nullopt at end of input.
   virtual std::optional<std::string> ReadLine(const std::string& prompt) = 0;
   virtual void AddHistory(const std::string& line) = 0;
+  // Candidates for the word being typed (text), given the line before it. Readers that edit
+  // lines (readline) offer them on TAB; the shell installs one for its interactive loop and
+  // removes it (nullptr) afterwards.
+  using Completer = std::function<std::vector<std::string>(std::string_view line, std::string_view text)>;
+  virtual void SetCompleter(Completer /*completer*/) {}
 };
 
 struct ShellOptions {
@@ -93,9 +98,10 @@ class Shell {
   // Reopens the connection (connect command and automatic reconnection). uri/read_only replace
   // the current settings only when the open succeeds. force: no "Reconnected" notice.
   bool Reconnect(std::optional<std::string> uri, std::optional<bool> read_only, bool force);
+  // Opens the connection when none is open (or it was lost); false (error saved) on failure.
+  bool EnsureConnected();
 
  private:
-  bool EnsureConnected();
   void ReportError();
   void CloseConnection();
 

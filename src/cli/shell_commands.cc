@@ -9,8 +9,10 @@
 #include <cstring>
 #include <string>
 
+#include "base/strings.h"
 #include "cli/command_def.h"
 #include "cli/command_parser.h"
+#include "cli/complete.h"
 #include "cli/help.h"
 #include "cli/shell.h"
 #include "conf/xml_escape.h"
@@ -33,14 +35,8 @@ void AppendShellQuoted(std::string& out, std::string_view word) {
     out += word;
     return;
   }
-  out += '\'';
-  for (char c : word) {
-    if (c == '\'') out += "'\\'";
-    out += c;
-  }
-  out += '\'';
+  AppendShellSingleQuoted(out, word);
 }
-
 
 // Splits on ',' where ",," stands for a literal comma (virsh's vshStringToArray).
 std::vector<std::string> SplitCommas(std::string_view text) {
@@ -202,6 +198,8 @@ constexpr CommandDef kShellCommands[] = {
     {"quit", "leave the interactive shell", "", {}, CmdQuit, kCmdNoConnect},
     {"connect", "open a new connection", "Closes the current connection and opens one to the given URI.",
      kConnectOpts, CmdConnect, kCmdNoConnect},
+    {"complete", "internal command for autocompletion", "internal use only", kCompleteOpts, CmdComplete,
+     kCmdNoConnect | kCmdHidden},
 };
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <string_view>
 
-#include "client/uri.h"
+#include "base/uri.h"
 #include "rpc/socket_paths.h"
 #include "rpc/unix_socket.h"
 

@@ -8,32 +8,43 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "client/embedded_connection.h"
 #include "conf/volume_xml.h"
+#include "driver/secret_driver.h"
 
 namespace vsecret::cli {
 
 std::unique_ptr<volume::StorageDriver> OpenStorage(Shell& shell, const char* api) {
-  auto* embedded = dynamic_cast<EmbeddedConnection*>(&shell.conn());
-  if (embedded == nullptr) {
+  SecretDriver* secrets = shell.conn().LocalSecretDriver();
+  if (secrets == nullptr) {
     shell.SaveError(
         Error(ErrorCode::kNoSupport, ErrorDomain::kStorage,
               "this function is not supported by the connection driver: storage pools and volumes "
               "need the trusted in-process secret driver (secret:///embed?root=DIR)"));
     return nullptr;
   }
-  if (api != nullptr && shell.conn().IsReadOnly()) {
-    shell.SaveError(Error(ErrorCode::kOperationDenied, ErrorDomain::kNone,
-                          std::string("operation forbidden: read only access prevents ") + api));
-    return nullptr;
-  }
-  SecretDriver& secrets = embedded->driver();
-  auto storage = volume::StorageDriver::Open(volume::StoragePaths::ForSecretStore(secrets.paths()), &secrets);
+  volume::StorageOptions options = volume::StorageOptions::FromEnvironment();
+  options.read_only = shell.conn().IsReadOnly();
+  auto storage = volume::StorageDriver::Open(volume::StoragePaths::ForSecretStore(secrets->paths()), secrets,
+                                             std::move(options));
   if (!storage) {
     shell.SaveError(storage.error());
     return nullptr;
   }
+  // The driver refuses each changing call on a read-only connection; asking it up front refuses
+  // the command before it reads files or looks anything up.
+  if (api != nullptr) {
+    if (auto writable = (*storage)->RequireWritable(api); !writable) {
+      shell.SaveError(writable.error());
+      return nullptr;
+    }
+  }
   return std::move(*storage);
+}
+
+std::string InfoLine(const char* label, const std::string& value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%-15s ", label);
+  return buf + value + "\n";
 }
 
 std::optional<volume::PoolStatus> LookupPoolOption(Shell& shell, volume::StorageDriver& storage,

@@ -20,9 +20,11 @@
 
 namespace vsecret::cli {
 
-// Opens the storage driver of the shell's connection; on failure the error is saved on the shell.
-// api names the libvirt call for the read-only refusal ("virStoragePoolDefineXML"); nullptr for
-// commands that only read.
+// Opens the storage driver on the connection's in-process secret driver
+// (Connection::LocalSecretDriver), read-only when the connection is; on failure the error is
+// saved on the shell. api names the libvirt call the command makes, so that a read-only
+// connection refuses it before any other work ("virStoragePoolDefineXML"; the storage driver
+// refuses the call itself anyway); nullptr for commands that only read.
 std::unique_ptr<volume::StorageDriver> OpenStorage(Shell& shell, const char* api);
 
 // virshCommandOptPool: UUID first when the text is one, then name. Prints "failed to get pool
@@ -39,6 +41,9 @@ std::optional<volume::VolumeRef> LookupVolumeOption(Shell& shell, volume::Storag
 // vshCommandOptULongLongWrap: 0 absent, 1 set, -1 malformed ("Numeric value '<v>' for <<name>>
 // option is malformed or out of range" printed).
 int OptULongLong(Console& console, const ParsedCommand& cmd, std::string_view name, std::uint64_t* value);
+
+// One line of pool-info / vol-info: the label padded to 15 columns, a space, the value, a newline.
+std::string InfoLine(const char* label, const std::string& value);
 
 // virshVolSize: a decimal number with an optional scaling suffix ("10G", "512KiB").
 Result<std::uint64_t> ParseScaledSize(std::string_view text);

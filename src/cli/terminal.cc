@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
-#include "cli/command_def.h"
+#include <string_view>
+#include <vector>
 
 namespace vsecret::cli {
 namespace {
@@ -51,55 +51,24 @@ class EchoOff {
 
 // ---- readline completion ----
 
-char* CommandNameGenerator(const char* text, int state) {
-  static std::size_t group_index, command_index, length;
-  if (state == 0) {
-    group_index = command_index = 0;
-    length = std::strlen(text);
-  }
-  auto groups = CommandGroups();
-  while (group_index < groups.size()) {
-    auto commands = groups[group_index].commands;
-    while (command_index < commands.size()) {
-      std::string_view name = commands[command_index++].name;
-      if (name.compare(0, length, text, length) == 0) return strndup(name.data(), name.size());
-    }
-    ++group_index;
-    command_index = 0;
-  }
-  return nullptr;
-}
+// readline's hooks take no context argument: the completer and its last answer live here.
+LineReader::Completer g_completer;
+std::vector<std::string> g_candidates;
 
-const CommandDef* g_completing = nullptr;  // readline's generators take no context argument
-
-char* OptionGenerator(const char* text, int state) {
-  static std::size_t index, length;
-  if (state == 0) {
-    index = 0;
-    length = std::strlen(text);
-  }
-  if (g_completing == nullptr) return nullptr;
-  std::string_view typed(text, length);
-  if (!typed.empty() && typed[0] != '-') return nullptr;  // only --options are completed
-  while (index < g_completing->opts.size()) {
-    const OptDef& opt = g_completing->opts[index++];
-    if (opt.type == OptType::kAlias) continue;
-    std::string candidate = "--" + std::string(opt.name);
-    if (candidate.compare(0, length, typed) == 0) return strdup(candidate.c_str());
-  }
-  return nullptr;
+char* CandidateGenerator(const char* /*text*/, int state) {
+  static std::size_t index;
+  if (state == 0) index = 0;
+  if (index >= g_candidates.size()) return nullptr;
+  return strdup(g_candidates[index++].c_str());
 }
 
 char** Complete(const char* text, int start, int /*end*/) {
   rl_attempted_completion_over = 1;  // no file-name completion as a fallback
-  std::string_view before(rl_line_buffer, static_cast<std::size_t>(start));
-  std::size_t segment = before.find_last_of(";\n");
-  before = segment == std::string_view::npos ? before : before.substr(segment + 1);
-  std::size_t first = before.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return rl_completion_matches(text, CommandNameGenerator);
-  std::size_t first_end = before.find_first_of(" \t", first);
-  g_completing = FindCommand(before.substr(first, first_end - first));
-  return rl_completion_matches(text, OptionGenerator);
+  if (!g_completer) return nullptr;
+  g_candidates = g_completer(std::string_view(rl_line_buffer, static_cast<std::size_t>(start)), text);
+  char** matches = rl_completion_matches(text, CandidateGenerator);
+  g_candidates.clear();
+  return matches;
 }
 
 }  // namespace
@@ -158,6 +127,8 @@ std::optional<std::string> ReadlineLineReader::ReadLine(const std::string& promp
 }
 
 void ReadlineLineReader::AddHistory(const std::string& line) { add_history(line.c_str()); }
+
+void ReadlineLineReader::SetCompleter(Completer completer) { g_completer = std::move(completer); }
 
 std::optional<std::string> PipedLineReader::ReadLine(const std::string& prompt) {
   std::fwrite(prompt.data(), 1, prompt.size(), out_);

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdio>
-
 #include <optional>
 #include <string>
 
@@ -20,13 +19,14 @@ class TerminalPasswordReader final : public PasswordReader {
 };
 
 // GNU readline, as virsh uses it: the prompt and the input line are echoed on stdout even when
-// stdin is not a terminal. Completes command names and their --options. History is kept in
-// memory only.
+// stdin is not a terminal. TAB asks the completer the shell installs (cli/complete.h): command
+// names, options and live values. History is kept in memory only.
 class ReadlineLineReader final : public LineReader {
  public:
   ReadlineLineReader();
   std::optional<std::string> ReadLine(const std::string& prompt) override;
   void AddHistory(const std::string& line) override;
+  void SetCompleter(Completer completer) override;
 };
 
 // Reads commands from a pipe or file with buffered I/O, echoing the prompt and each line to

@@ -6,9 +6,11 @@
 #include "base/env.h"
 #include "cli/command_def.h"
 #include "cli/command_parser.h"
+#include "cli/input_files.h"
 #include "cli/shell.h"
 #include "cli/storage_cli.h"
 #include "cli/table.h"
+#include "cli/volume_key_commands.h"
 #include "cli/xpath_dump.h"
 #include "conf/volume_xml.h"
 
@@ -24,14 +26,6 @@ namespace {
 
 using volume::StorageDriver;
 using volume::VolumeRef;
-
-constexpr std::size_t kMaxXmlFile = 10 * 1024 * 1024;  // virsh's VSH_MAX_XML_FILE
-
-std::string Field(const char* label, const std::string& value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%-15s ", label);
-  return buf + value + "\n";
-}
 
 std::string SizeText(std::uint64_t v, bool bytes) {
   return bytes ? std::to_string(v) + " bytes" : volume::PrettyCapacity(v);
@@ -59,21 +53,12 @@ bool CmdVolCreate(Shell& shell, const ParsedCommand& cmd) {
   std::optional<std::string_view> file;
   if (!OptStringReq(shell.console(), cmd, "file", &file) || !file) return false;
   const std::string from(*file);
-  auto reader = Env::Default()->NewReadableFile(from);
-  if (!reader) {
-    shell.SaveError(
-        SystemError(ErrorDomain::kNone, reader.error().errnum, "Failed to open file '" + from + "'").error());
+  Result<std::string> read = ReadXmlFile(from);
+  if (!read) {
+    shell.SaveError(read.error());
     return false;
   }
-  auto content = (*reader)->ReadAll(kMaxXmlFile);
-  if (!content) {
-    shell.SaveError(
-        SystemError(ErrorDomain::kNone, content.error().errnum, "Failed to read file '" + from + "'")
-            .error());
-    return false;
-  }
-  const std::string_view text = content->AsStringView();
-  const std::string xml(text.substr(0, text.find('\0')));
+  const std::string& xml = *read;
   // The name for the success line comes from the created volume, as virsh asks for it.
   Result<VolumeDef> def = ParseVolumeXml(xml);
   const std::string name = def ? def->name : std::string();
@@ -115,17 +100,20 @@ bool CmdVolCreateAs(Shell& shell, const ParsedCommand& cmd) {
     return false;
   }
   std::optional<EncryptionDef> encryption;
-  if (secret) {
-    // vsecret extension: LUKS encryption keyed by a secret given by UUID or usage.
+  if (secret || cmd.Has("encrypt")) {
+    // vsecret extensions: LUKS encryption keyed by a secret given by UUID or usage (--secret), or
+    // by a new secret the driver generates and records with the volume (--encrypt alone).
     EncryptionDef enc;
     enc.format = EncryptionFormat::kLuks;
-    EncryptionSecret s;
-    if (std::optional<Uuid> uuid = Uuid::Parse(*secret)) {
-      s.uuid = *uuid;
-    } else {
-      s.usage = std::string(*secret);
+    if (secret) {
+      EncryptionSecret s;
+      if (std::optional<Uuid> uuid = Uuid::Parse(*secret)) {
+        s.uuid = *uuid;
+      } else {
+        s.usage = std::string(*secret);
+      }
+      enc.secrets.push_back(std::move(s));
     }
-    enc.secrets.push_back(std::move(s));
     encryption = std::move(enc);
   }
   const std::string xml =
@@ -171,7 +159,7 @@ bool CmdVolInfo(Shell& shell, const ParsedCommand& cmd) {
   if (!storage) return false;
   std::optional<VolumeRef> vol = LookupVolumeOption(shell, *storage, cmd);
   if (!vol) return false;
-  std::string out = Field("Name:", vol->name);
+  std::string out = InfoLine("Name:", vol->name);
   Result<VolumeStatus> status = storage->GetVolume(*vol);
   if (!status) {
     shell.console().Print(out);
@@ -179,10 +167,10 @@ bool CmdVolInfo(Shell& shell, const ParsedCommand& cmd) {
     return false;
   }
   const bool bytes = cmd.Has("bytes");
-  out += Field("Type:", status->is_dir ? "dir" : "file");
-  out += Field("Capacity:", SizeText(status->capacity, bytes));
-  out += cmd.Has("physical") ? Field("Physical:", SizeText(status->physical, bytes))
-                             : Field("Allocation:", SizeText(status->allocation, bytes));
+  out += InfoLine("Type:", status->is_dir ? "dir" : "file");
+  out += InfoLine("Capacity:", SizeText(status->capacity, bytes));
+  out += cmd.Has("physical") ? InfoLine("Physical:", SizeText(status->physical, bytes))
+                             : InfoLine("Allocation:", SizeText(status->allocation, bytes));
   shell.console().Print(out);
   return true;
 }
@@ -360,7 +348,10 @@ constexpr OptDef kCreateAsOpts[] = {
     {"prealloc-metadata", OptType::kBool, 0, "preallocate metadata (for qcow2 instead of full allocation)"},
     {"print-xml", OptType::kBool, 0, "print XML document, but don't define/create"},
     {"secret", OptType::kString, kOptNamedOnly,
-     "encrypt with LUKS using this secret (UUID or volume usage); vsecret extension"},
+     "encrypt with LUKS using this secret (UUID or volume usage; a secret without a value gets a generated "
+     "one); vsecret extension"},
+    {"encrypt", OptType::kBool, 0,
+     "encrypt with LUKS under a new private secret holding a generated passphrase; vsecret extension"},
 };
 constexpr OptDef kListOpts[] = {
     {"pool", OptType::kData, kOptRequired, "pool name or uuid"},
@@ -425,6 +416,7 @@ constexpr OptDef kQemuExecOpts[] = {
      "the program and its arguments, after '--'; {secret} and {image} are replaced"},
 };
 
+// Not constexpr: the key-slot commands' options live in volume_key_commands.cc.
 const CommandDef kVolumeCommands[] = {
     {"vol-create", "create a vol from an XML file", "Create a vol.", kCreateOpts, CmdVolCreate, 0},
     {"vol-create-as", "create a volume from a set of args", "Create a vol.", kCreateAsOpts, CmdVolCreateAs,
@@ -438,6 +430,16 @@ const CommandDef kVolumeCommands[] = {
     {"vol-info", "storage vol information", "Returns basic information about the storage vol.", kInfoOpts,
      CmdVolInfo, 0},
     {"vol-key", "returns the volume key for a given volume name or path", "", kVolPoolOpts, CmdVolPath, 0},
+    {"vol-key-add", "add a passphrase to an encrypted volume (vsecret extension)",
+     "Adds a passphrase (read from a file or standard input) in a free LUKS keyslot, unlocking the volume "
+     "with "
+     "its secret's value.",
+     VolKeyAddOpts(), CmdVolKeyAdd, 0},
+    {"vol-key-remove", "remove a passphrase from an encrypted volume (vsecret extension)",
+     "Removes a LUKS keyslot, given by number or by the passphrase it holds. The last keyslot is never "
+     "removed, "
+     "the one the volume's secret opens only with --force.",
+     VolKeyRemoveOpts(), CmdVolKeyRemove, 0},
     {"vol-list", "list vols", "Returns list of vols by pool.", kListOpts, CmdVolList, 0},
     {"vol-name", "returns the volume name for a given volume key or path", "", kVolOnlyOpts, CmdVolName, 0},
     {"vol-path", "returns the volume path for a given volume name or key", "", kVolPoolOpts, CmdVolPath, 0},
@@ -452,6 +454,13 @@ const CommandDef kVolumeCommands[] = {
      "Runs the command given after '--' with {secret} replaced by a secret object definition that reads the "
      "passphrase from an inherited pipe and {image} by the volume's --image-opts value.",
      kQemuExecOpts, CmdVolQemuExec, 0},
+    {"vol-rekey", "change the passphrase of an encrypted volume and its secret (vsecret extension)",
+     "Adds a keyslot for the new value (from a file, standard input or the kernel's RNG), checks it, sets "
+     "the "
+     "secret's value, then removes the old keyslot; a crash at any point leaves a volume that opens with the "
+     "secret's value, and the next command finishes the change. With --old-value-file the secret's current "
+     "value (set by secret-set-value) replaces the passphrase given.",
+     VolRekeyOpts(), CmdVolRekey, 0},
     {"vol-resize", "resize a vol", "Resizes a storage volume.", kResizeOpts, CmdVolResize, 0},
     {"vol-upload", "upload file contents to a volume",
      "Upload plaintext from a file into a volume (encrypted when the volume is).", kTransferOpts,

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "base/strings.h"
 #include "cli/command_def.h"
 #include "cli/command_parser.h"
 #include "cli/shell.h"
@@ -72,10 +73,7 @@ std::string ShellQuote(const std::string& word) {
   const bool plain = !word.empty() && word.find_first_not_of(
                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                           "0123456789_,.=/:+-@%") == std::string::npos;
-  if (plain) return word;
-  std::string out = "'";
-  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+  return plain ? word : ShellSingleQuoted(word);
 }
 
 struct QemuView {

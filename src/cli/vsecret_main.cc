@@ -1,7 +1,7 @@
 // vsecret: a virsh-compatible command-line tool for the secret driver.
-#include <clocale>
 #include <unistd.h>
 
+#include <clocale>
 #include <cstdio>
 #include <string>
 #include <vector>

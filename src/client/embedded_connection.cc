@@ -4,18 +4,19 @@ namespace vsecret {
 namespace {
 
 // The process-wide embedded driver (libvirt allows exactly one embedded root per process).
-std::mutex g_embed_mutex;
-std::weak_ptr<SecretDriver> g_embed_driver;  // guarded by g_embed_mutex
-std::string g_embed_root;                    // guarded by g_embed_mutex
+Mutex g_embed_mutex;
+std::weak_ptr<SecretDriver> g_embed_driver GUARDED_BY(g_embed_mutex);
+std::string g_embed_root GUARDED_BY(g_embed_mutex);
 
 }  // namespace
 
 Result<std::unique_ptr<EmbeddedConnection>> EmbeddedConnection::Open(const std::string& uri,
-                                                                     const std::string& root, bool read_only) {
+                                                                     const std::string& root,
+                                                                     bool read_only) {
   if (root.empty() || root[0] != '/') {
     return ConfigUnsupported(ErrorDomain::kNone, "root path must be absolute");
   }
-  std::lock_guard<std::mutex> lock(g_embed_mutex);
+  MutexLock lock(g_embed_mutex);
   std::shared_ptr<SecretDriver> driver = g_embed_driver.lock();
   if (driver && g_embed_root != root) {
     return InternalError(ErrorDomain::kSecret, "Cannot open embedded driver at path '" + root +
@@ -37,7 +38,7 @@ EmbeddedConnection::EmbeddedConnection(std::string uri, std::shared_ptr<SecretDr
 }
 
 EmbeddedConnection::~EmbeddedConnection() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   for (int id : callbacks_) (void)driver_->events().Deregister(id);
 }
 
@@ -64,23 +65,17 @@ Result<std::vector<std::string>> EmbeddedConnection::ListUuids(int max) { return
 
 Result<int> EmbeddedConnection::RegisterEvent(SecretEventId id, std::optional<Uuid> filter,
                                               SecretEventCallback callback) {
-  if (static_cast<int>(id) < 0 || static_cast<int>(id) > static_cast<int>(SecretEventId::kValueChanged)) {
-    return InvalidArg(ErrorDomain::kSecret, "eventID in virConnectSecretEventRegisterAny must be less than 2");
-  }
+  if (auto valid = CheckSecretEventId(id); !valid) return std::unexpected(valid.error());
   int cid = driver_->events().Register(id, filter, std::move(callback));
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   callbacks_.insert(cid);
   return cid;
 }
 
 Result<void> EmbeddedConnection::DeregisterEvent(int callback_id) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (callbacks_.erase(callback_id) == 0) {
-      return Fail(ErrorCode::kInvalidArg, ErrorDomain::kNone,
-                  "invalid argument: could not find event callback " + std::to_string(callback_id) +
-                      " for deletion");
-    }
+    MutexLock lock(mutex_);
+    if (callbacks_.erase(callback_id) == 0) return NoSuchEventCallback(callback_id);
   }
   return driver_->events().Deregister(callback_id);
 }

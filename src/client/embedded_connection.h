@@ -7,10 +7,10 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 
+#include "base/thread_annotations.h"
 #include "driver/secret_driver.h"
 #include "vsecret/connection.h"
 
@@ -25,6 +25,7 @@ class EmbeddedConnection final : public Connection {
 
   std::string Uri() const override { return uri_; }
   bool IsReadOnly() const override { return caller_.read_only; }
+  SecretDriver* LocalSecretDriver() override { return driver_.get(); }
 
   Result<SecretRef> DefineXml(std::string_view xml, unsigned flags) override;
   Result<void> Undefine(const Uuid& uuid) override;
@@ -36,7 +37,8 @@ class EmbeddedConnection final : public Connection {
   Result<std::vector<SecretRef>> ListAll(unsigned flags) override;
   Result<int> NumOfSecrets() override;
   Result<std::vector<std::string>> ListUuids(int max) override;
-  Result<int> RegisterEvent(SecretEventId id, std::optional<Uuid> filter, SecretEventCallback callback) override;
+  Result<int> RegisterEvent(SecretEventId id, std::optional<Uuid> filter,
+                            SecretEventCallback callback) override;
   Result<void> DeregisterEvent(int callback_id) override;
 
   // The driver behind this connection, for trusted in-process consumers (volumes).
@@ -48,8 +50,8 @@ class EmbeddedConnection final : public Connection {
   std::string uri_;
   std::shared_ptr<SecretDriver> driver_;
   Caller caller_;
-  std::mutex mutex_;
-  std::set<int> callbacks_;  // guarded by mutex_; deregistered on close
+  Mutex mutex_;
+  std::set<int> callbacks_ GUARDED_BY(mutex_);  // deregistered on close
 };
 
 }  // namespace vsecret

@@ -1,7 +1,7 @@
 // OpenConnection: maps a URI to a Connection implementation.
+#include "base/uri.h"
 #include "client/embedded_connection.h"
 #include "client/remote_connection.h"
-#include "client/uri.h"
 #include "vsecret/connection.h"
 
 namespace vsecret {

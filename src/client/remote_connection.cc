@@ -5,6 +5,8 @@
 #include <cctype>
 #include <string_view>
 
+#include "base/strings.h"
+#include "driver/event_bus.h"
 #include "rpc/socket_paths.h"
 #include "rpc/tcp_socket.h"
 #include "rpc/tls_stream.h"
@@ -50,24 +52,11 @@ bool FlagParam(const ConnectionUri& uri, const char* name) {
   return v && !v->empty() && *v != "0";
 }
 
-// Single-quotes a word for the remote POSIX shell.
-std::string ShellQuote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "'";
-}
-
 std::string NetcatCommand(const std::string& netcat, const std::string& socket) {
   // Some nc builds need -q0 to exit when stdin closes; probe the way libvirt does.
-  std::string nc = ShellQuote(netcat);
+  std::string nc = ShellSingleQuoted(netcat);
   return "if " + nc + " -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;" +
-         nc + " $ARG -U " + ShellQuote(socket);
+         nc + " $ARG -U " + ShellSingleQuoted(socket);
 }
 
 }  // namespace
@@ -91,7 +80,7 @@ Result<std::vector<std::string>> RemoteConnection::SshArgvFor(const ConnectionUr
   auto socket = uri.Param("socket");
   bool session = uri.path == "/session";
   std::string name = uri.scheme + "://" + uri.path;
-  std::string helper = std::string("virt-ssh-helper") + (read_only ? " -r " : " ") + ShellQuote(name);
+  std::string helper = std::string("virt-ssh-helper") + (read_only ? " -r " : " ") + ShellSingleQuoted(name);
   std::string fallback_socket =
       socket.value_or(std::string("/var/run/libvirt/") + (read_only ? "libvirt-sock-ro" : "libvirt-sock"));
   std::string remote;
@@ -106,7 +95,7 @@ Result<std::vector<std::string>> RemoteConnection::SshArgvFor(const ConnectionUr
     return Fail(ErrorCode::kInvalidArg, ErrorDomain::kRemote,
                 "invalid argument: Unknown proxy mode '" + proxy + "'");
   }
-  argv.push_back("sh -c " + ShellQuote(remote));
+  argv.push_back("sh -c " + ShellSingleQuoted(remote));
   return argv;
 }
 
@@ -127,7 +116,8 @@ Result<std::unique_ptr<RemoteConnection>> RemoteConnection::Open(const std::stri
   std::string transport = uri.EffectiveTransport();
   if (transport == "tls" || transport == "tcp") {
     if (uri.host.empty()) {
-      return InvalidArg(ErrorDomain::kRemote, "invalid argument: transport '" + transport + "' requires a host");
+      return InvalidArg(ErrorDomain::kRemote,
+                        "invalid argument: transport '" + transport + "' requires a host");
     }
     bool tls = transport == "tls";
     auto tcp = rpc::ConnectTcp(uri.host, uri.port > 0 ? uri.port : tls ? kDefaultTlsPort : kDefaultTcpPort);
@@ -154,7 +144,9 @@ Result<std::unique_ptr<RemoteConnection>> RemoteConnection::Open(const std::stri
       argv = std::move(*built);
     } else {
       auto command = uri.Param("command");
-      if (!command) return InvalidArg(ErrorDomain::kRemote, "invalid argument: remote command required for ext transport");
+      if (!command)
+        return InvalidArg(ErrorDomain::kRemote,
+                          "invalid argument: remote command required for ext transport");
       argv = {*command};
     }
     auto child = rpc::ChildTransport::Spawn(argv);
@@ -183,10 +175,9 @@ Result<std::unique_ptr<RemoteConnection>> RemoteConnection::OpenOnSocket(rpc::Un
   return OpenOn(std::move(fd), nullptr, uri_text, open_name, read_only);
 }
 
-Result<std::unique_ptr<RemoteConnection>> RemoteConnection::OpenOn(rpc::UniqueFd fd,
-                                                                   std::unique_ptr<rpc::TransportHolder> transport,
-                                                                   const std::string& uri_text,
-                                                                   const std::string& open_name, bool read_only) {
+Result<std::unique_ptr<RemoteConnection>> RemoteConnection::OpenOn(
+    rpc::UniqueFd fd, std::unique_ptr<rpc::TransportHolder> transport, const std::string& uri_text,
+    const std::string& open_name, bool read_only) {
   std::unique_ptr<RemoteConnection> conn(new RemoteConnection(uri_text, read_only));
   conn->transport_ = std::move(transport);
   RemoteConnection* self = conn.get();
@@ -202,13 +193,13 @@ RemoteConnection::RemoteConnection(std::string uri, bool read_only)
 
 RemoteConnection::~RemoteConnection() {
   if (client_ && client_->IsOpen()) (void)client_->Call<NoRet>(Proc::kConnectClose, NoArgs{});
-  client_.reset();  // joins the reader: no OnMessage after this
+  client_.reset();     // joins the reader: no OnMessage after this
   transport_.reset();  // the relay or child process goes once nobody uses the socket
   {
-    std::lock_guard<std::mutex> lock(events_mutex_);
+    MutexLock lock(events_mutex_);
     stopping_ = true;
   }
-  events_cv_.notify_all();
+  events_cv_.NotifyAll();
   if (event_thread_.joinable()) event_thread_.join();
 }
 
@@ -323,13 +314,10 @@ Result<std::vector<std::string>> RemoteConnection::ListUuids(int max) {
 
 Result<int> RemoteConnection::RegisterEvent(SecretEventId id, std::optional<Uuid> filter,
                                             SecretEventCallback callback) {
-  int raw_id = static_cast<int>(id);
-  if (raw_id < 0 || raw_id > static_cast<int>(SecretEventId::kValueChanged)) {
-    return InvalidArg(ErrorDomain::kSecret,
-                      "eventID in virConnectSecretEventRegisterAny must be less than 2");
-  }
+  if (auto valid = CheckSecretEventId(id); !valid) return std::unexpected(valid.error());
+  const int raw_id = static_cast<int>(id);
   RegistrationKey key{raw_id, filter};
-  std::unique_lock<std::mutex> lock(events_mutex_);
+  MutexLock lock(events_mutex_);
   if (!event_thread_.joinable()) event_thread_ = std::thread([this] { EventLoop(); });
   int local_id = next_local_id_++;
   listeners_[local_id] = Listener{id, filter, std::make_shared<SecretEventCallback>(std::move(callback))};
@@ -340,11 +328,11 @@ Result<int> RemoteConnection::RegisterEvent(SecretEventId id, std::optional<Uuid
   }
   // The server call happens without the lock (events may arrive meanwhile); the local id is
   // reserved, and the registration recorded once the server's id is known.
-  lock.unlock();
+  lock.Unlock();
   rpc::EventRegisterArgs args{raw_id, std::nullopt};
   if (filter) args.secret = HandleFor(*filter);
   auto r = client_->Call<rpc::IntValue>(Proc::kConnectSecretEventRegisterAny, args);
-  lock.lock();
+  lock.Lock();
   if (!r) {
     listeners_.erase(local_id);
     return std::unexpected(r.error());
@@ -356,13 +344,9 @@ Result<int> RemoteConnection::RegisterEvent(SecretEventId id, std::optional<Uuid
 }
 
 Result<void> RemoteConnection::DeregisterEvent(int callback_id) {
-  std::unique_lock<std::mutex> lock(events_mutex_);
+  MutexLock lock(events_mutex_);
   auto it = listeners_.find(callback_id);
-  if (it == listeners_.end()) {
-    return Fail(
-        ErrorCode::kInvalidArg, ErrorDomain::kNone,
-        "invalid argument: could not find event callback " + std::to_string(callback_id) + " for deletion");
-  }
+  if (it == listeners_.end()) return NoSuchEventCallback(callback_id);
   RegistrationKey key{static_cast<int>(it->second.id), it->second.filter};
   listeners_.erase(it);
   auto reg = registrations_.find(key);
@@ -372,7 +356,7 @@ Result<void> RemoteConnection::DeregisterEvent(int callback_id) {
   if (!ids.empty()) return {};
   int server_id = reg->second.server_id;
   registrations_.erase(reg);
-  lock.unlock();
+  lock.Unlock();
   auto r = client_->Call<NoRet>(Proc::kConnectSecretEventDeregisterAny, rpc::IntValue{server_id});
   if (!r) return std::unexpected(r.error());
   return {};
@@ -396,16 +380,16 @@ void RemoteConnection::OnMessage(const rpc::Header& header, std::span<const std:
     return;  // other REMOTE messages (connection-closed, domain events) do not concern secrets
   }
   {
-    std::lock_guard<std::mutex> lock(events_mutex_);
+    MutexLock lock(events_mutex_);
     queue_.emplace_back(server_id, std::move(event));
   }
-  events_cv_.notify_all();
+  events_cv_.NotifyAll();
 }
 
 void RemoteConnection::EventLoop() {
-  std::unique_lock<std::mutex> lock(events_mutex_);
+  MutexLock lock(events_mutex_);
   for (;;) {
-    events_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) events_cv_.Wait(events_mutex_);
     if (queue_.empty()) return;
     auto [server_id, event] = std::move(queue_.front());
     queue_.pop_front();
@@ -420,9 +404,9 @@ void RemoteConnection::EventLoop() {
         targets.push_back(l->second.callback);
       }
     }
-    lock.unlock();
+    lock.Unlock();
     for (const auto& cb : targets) (*cb)(event);
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -1,5 +1,5 @@
 // RemoteConnection: a Connection served over libvirt's RPC protocol by vsecretd or by a stock
-// libvirtd / virtsecretd. Transports (wire-protocol spec §5):
+// libvirtd / virtsecretd. Transports:
 //   unix  secret:///system, secret:///session, secret+unix:///system?socket=PATH
 //   tls   secret://host[:port]/system, secret+tls://... (port 16514; ?pkipath=DIR, ?no_verify=1)
 //   tcp   secret+tcp://host[:port]/system (port 16509, unencrypted)
@@ -18,17 +18,16 @@
 // Thread-safety: every method may be called from any thread; calls are pipelined.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "client/uri.h"
+#include "base/thread_annotations.h"
+#include "base/uri.h"
 #include "rpc/client.h"
 #include "rpc/tls_relay.h"
 #include "vsecret/connection.h"
@@ -64,7 +63,7 @@ class RemoteConnection final : public Connection {
   Result<void> DeregisterEvent(int callback_id) override;
 
   // The name sent in CONNECT_OPEN for a URI: transport, host, user, port and client-only
-  // parameters removed (spec §5.1); ?name= replaces it.
+  // parameters removed, as libvirt's client does; ?name= replaces it.
   static std::string OpenNameFor(const ConnectionUri& uri);
   // The argv libvirt's client runs for an ssh URI: ssh options, the host, then the remote
   // command (virt-ssh-helper, falling back to nc) as one shell string.
@@ -90,21 +89,21 @@ class RemoteConnection final : public Connection {
                                                           const std::string& open_name, bool read_only);
   // The handle a secret call sends: the server looks the secret up by UUID only.
   static SecretRef HandleFor(const Uuid& uuid) { return SecretRef{uuid, UsageType::kNone, ""}; }
-  void OnMessage(const rpc::Header& header, std::span<const std::uint8_t> payload);
-  void EventLoop();
+  void OnMessage(const rpc::Header& header, std::span<const std::uint8_t> payload) EXCLUDES(events_mutex_);
+  void EventLoop() EXCLUDES(events_mutex_);
 
   std::string uri_;
   bool read_only_;
   std::unique_ptr<rpc::TransportHolder> transport_;  // outlives client_ (reset first)
   std::unique_ptr<rpc::RpcClient> client_;
 
-  std::mutex events_mutex_;
-  std::map<RegistrationKey, ServerRegistration> registrations_;  // guarded by events_mutex_
-  std::map<int, Listener> listeners_;                            // guarded by events_mutex_; by local id
-  int next_local_id_ = 0;                                        // guarded by events_mutex_
-  std::deque<std::pair<int, SecretEvent>> queue_;  // guarded by events_mutex_; (server id, event)
-  bool stopping_ = false;                          // guarded by events_mutex_
-  std::condition_variable events_cv_;
+  Mutex events_mutex_;
+  std::map<RegistrationKey, ServerRegistration> registrations_ GUARDED_BY(events_mutex_);
+  std::map<int, Listener> listeners_ GUARDED_BY(events_mutex_);  // by local id
+  int next_local_id_ GUARDED_BY(events_mutex_) = 0;
+  std::deque<std::pair<int, SecretEvent>> queue_ GUARDED_BY(events_mutex_);  // (server id, event)
+  bool stopping_ GUARDED_BY(events_mutex_) = false;
+  CondVar events_cv_;
   std::thread event_thread_;  // started with the first registration
 };
 

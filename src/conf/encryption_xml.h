@@ -1,5 +1,5 @@
-// The <encryption> element of storage volumes and disks: parse and format (volume-encryption
-// spec §6.5, secret-driver spec §6).
+// The <encryption> element of storage volumes and disks: parse and format, with the rules and
+// error messages of libvirt's storage_encryption_conf.c.
 //
 // Parsing follows libvirt 9.0's virStorageEncryptionParseNode check by check, so that the first
 // error reported is the one libvirt reports, with its exact message. Formatting is byte-identical

@@ -18,18 +18,6 @@ constexpr std::string_view kPoolTypes[] = {"dir",      "fs",           "netfs", 
                                            "iscsi",    "iscsi-direct", "scsi",  "mpath",   "rbd",
                                            "sheepdog", "gluster",      "zfs",   "vstorage"};
 
-std::optional<long long> ParseId(const xmlNode* node) {
-  const std::string text = xml_util::Text(node).value_or("");
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  while (end != nullptr && (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')) ++end;
-  if (end == text.c_str() || *end != '\0' || errno != 0 || v < -1 || v > static_cast<long long>(UINT_MAX)) {
-    return std::nullopt;
-  }
-  return v;
-}
-
 }  // namespace
 
 std::string_view PoolTypeName(int type) {
@@ -91,27 +79,9 @@ Result<PoolDef> ParsePoolXml(std::string_view xml) {
   std::optional<std::string> path = target ? ChildText(target, "path") : std::nullopt;
   if (!path) return XmlError(ErrorDomain::kStorage, "missing storage pool target path");
   def.target_path = SanitizePath(*path);
-  if (const xmlNode* perms = target ? FirstChild(target, "permissions") : nullptr) {
-    if (std::optional<std::string> mode = ChildText(perms, "mode")) {
-      char* end = nullptr;
-      errno = 0;
-      const long v = std::strtol(mode->c_str(), &end, 8);
-      if (end == mode->c_str() || *end != '\0' || errno != 0 || (v & ~0777L)) {
-        return XmlError(ErrorDomain::kStorage, "malformed octal mode");
-      }
-      def.perms.mode = static_cast<mode_t>(v);
-    }
-    if (const xmlNode* owner = FirstChild(perms, "owner")) {
-      std::optional<long long> v = ParseId(owner);
-      if (!v) return XmlError(ErrorDomain::kStorage, "malformed owner element");
-      if (*v >= 0) def.perms.owner = static_cast<uid_t>(*v);
-    }
-    if (const xmlNode* group = FirstChild(perms, "group")) {
-      std::optional<long long> v = ParseId(group);
-      if (!v) return XmlError(ErrorDomain::kStorage, "malformed group element");
-      if (*v >= 0) def.perms.group = static_cast<gid_t>(*v);
-    }
-  }
+  Result<StoragePerms> perms = ParseStoragePerms(target);
+  if (!perms) return std::unexpected(perms.error());
+  def.perms = *perms;
   return def;
 }
 
@@ -127,17 +97,7 @@ std::string FormatPoolXml(const PoolDef& def, const PoolSizes& sizes) {
   out += "  <source>\n  </source>\n  <target>\n    <path>";
   AppendXmlEscaped(out, def.target_path);
   out += "</path>\n";
-  if (def.perms.mode || def.perms.owner || def.perms.group) {
-    out += "    <permissions>\n";
-    if (def.perms.mode) {
-      char mode[32];
-      std::snprintf(mode, sizeof mode, "0%o", static_cast<unsigned>(*def.perms.mode));
-      out += std::string("      <mode>") + mode + "</mode>\n";
-    }
-    if (def.perms.owner) out += "      <owner>" + std::to_string(*def.perms.owner) + "</owner>\n";
-    if (def.perms.group) out += "      <group>" + std::to_string(*def.perms.group) + "</group>\n";
-    out += "    </permissions>\n";
-  }
+  AppendStoragePermsXml(out, def.perms, 4);
   out += "  </target>\n</pool>\n";
   return out;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "conf/storage_perms.h"
 #include "vsecret/error.h"
 #include "vsecret/uuid.h"
 
@@ -22,18 +23,12 @@ namespace vsecret {
 std::string_view PoolTypeName(int type);
 inline constexpr int kPoolTypeDir = 0;
 
-struct PoolPerms {
-  std::optional<mode_t> mode;
-  std::optional<uid_t> owner;
-  std::optional<gid_t> group;
-};
-
 struct PoolDef {
   int type = kPoolTypeDir;
   std::string name;
   Uuid uuid;
   std::string target_path;  // sanitised like virFileSanitizePath
-  PoolPerms perms;
+  StoragePerms perms;
 };
 
 // Parses API input named "(storage_pool_definition)". A missing <uuid> yields a random one.

@@ -1,5 +1,6 @@
-// Secret XML parse and format, following libvirt 9.0's virSecretDefParse / virSecretDefFormat and
-// the way its virxml.c turns libxml2 diagnostics into error messages (secret-driver spec §1).
+// Secret XML parse and format, following libvirt 12.x's virSecretDefParse / virSecretDefFormat and
+// the way its virxml.c turns libxml2 diagnostics into error messages; libvirt 9.0's where vsecret/compat.h
+// selects it. The two differ in the usage-type errors, the syntax-error form and encoding declarations.
 //
 // Two parsers produce the same SecretDef:
 //  * a strict recogniser for documents that are byte-for-byte what FormatSecretXml writes, which is
@@ -18,18 +19,13 @@
 #include <memory>
 #include <optional>
 
+#include "conf/secret_xml_internal.h"
 #include "conf/xml_escape.h"
 #include "conf/xml_util.h"
+#include "vsecret/compat.h"
 #include "vsecret_schemas.h"
 
 namespace vsecret {
-namespace secret_xml_internal {
-// Not in the header on purpose: the two halves of ParseSecretXml, exposed only so that the unit
-// tests can compare them (they declare these themselves).
-std::optional<SecretDef> ParseCanonicalSecretXml(std::string_view xml);
-Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
-                                           std::string_view source_name);
-}  // namespace secret_xml_internal
 
 namespace {
 
@@ -125,6 +121,29 @@ UsageSpec UsageSpecFor(UsageType type) {
   return {nullptr, nullptr};
 }
 
+// libvirt 9.0: "string(./usage/@type)", whose first hit in document order may sit in any <usage>
+// (and so may the usage id's); an empty or absent type and an unknown one are separate errors.
+Result<UsageType> UsageTypeOf9(const xmlNode* root) {
+  const std::optional<std::string> type_name = xml_util::PathAttrText(root, "usage", "type");
+  if (!type_name) return XmlError(ErrorDomain::kSecret, "unknown secret usage type");
+  const std::optional<UsageType> type = UsageTypeFromName(*type_name);
+  if (!type) return ConfigUnsupported(ErrorDomain::kSecret, "unknown secret usage type " + *type_name);
+  return *type;
+}
+
+// libvirt 12.x: the required enum attribute of the first <usage> element (any namespace, as
+// xmlGetProp reads it), whose children also give the usage id. Errors are in the XML domain.
+Result<UsageType> UsageTypeOf12(const xmlNode* usage) {
+  const std::optional<std::string> type_name = xml_util::Prop(usage, "type");
+  if (!type_name) return XmlError(ErrorDomain::kXml, "Missing required attribute 'type' in element 'usage'");
+  const std::optional<UsageType> type = UsageTypeFromName(*type_name);
+  if (!type) {
+    return XmlError(ErrorDomain::kXml,
+                    "Invalid value for attribute 'type' in element 'usage': '" + *type_name + "'.");
+  }
+  return *type;
+}
+
 // secretXMLParseNode: the checks and their order decide which error wins.
 Result<SecretDef> DefFromTree(const xmlNode* root) {
   SecretDef def;
@@ -148,16 +167,15 @@ Result<SecretDef> DefFromTree(const xmlNode* root) {
 
   def.description = ChildText(root, "description");
 
-  if (FirstChild(root, "usage") == nullptr) return def;
-  // "./usage/@type" and "./usage/<id>": the first hit in document order may sit in any <usage>.
-  const std::optional<std::string> type_name = xml_util::PathAttrText(root, "usage", "type");
-  if (!type_name) return XmlError(ErrorDomain::kSecret, "unknown secret usage type");
-  const std::optional<UsageType> type = UsageTypeFromName(*type_name);
-  if (!type) return ConfigUnsupported(ErrorDomain::kSecret, "unknown secret usage type " + *type_name);
+  const xmlNode* usage = FirstChild(root, "usage");
+  if (usage == nullptr) return def;
+  const Result<UsageType> type = Libvirt9Compat() ? UsageTypeOf9(root) : UsageTypeOf12(usage);
+  if (!type) return std::unexpected(type.error());
   def.usage_type = *type;
   if (*type == UsageType::kNone) return def;
   const UsageSpec spec = UsageSpecFor(*type);
-  def.usage_id = xml_util::PathText(root, "usage", spec.child);
+  def.usage_id =
+      Libvirt9Compat() ? xml_util::PathText(root, "usage", spec.child) : ChildText(usage, spec.child);
   if (!def.usage_id) return InternalError(ErrorDomain::kSecret, spec.missing);
   return def;
 }
@@ -264,7 +282,6 @@ constexpr std::array<std::string_view, 2> kYesNo = {"yes", "no"};
 constexpr std::array<std::string_view, 5> kUsageTypeNames = {"volume", "ceph", "iscsi", "tls", "vtpm"};
 constexpr std::array<std::string_view, 5> kUsageIdElements = {"volume", "name", "target", "name", "name"};
 
-
 }  // namespace
 
 namespace secret_xml_internal {
@@ -305,8 +322,10 @@ Result<SecretDef> ParseSecretXmlWithLibxml(std::string_view xml, unsigned flags,
                                            std::string_view source_name) {
   // Schema validation reports through the same per-thread channels as the parser.
   xml_util::ScopedErrorRouting routing;
-  const xml_util::ParseSource source{
-      .name = source_name, .is_api_input = source_name == kApiSourceName, .domain = ErrorDomain::kSecret};
+  const xml_util::ParseSource source{.name = source_name,
+                                     .is_api_input = source_name == kApiSourceName,
+                                     .domain = ErrorDomain::kSecret,
+                                     .libvirt12_form = true};
   Result<xml_util::DocPtr> doc = xml_util::ParseDocument(xml, source, "secret");
   if (!doc) return std::unexpected(doc.error());
   if ((flags & kDefineValidate) != 0) {

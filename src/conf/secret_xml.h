@@ -1,5 +1,4 @@
-// Secret XML: parse and format with libvirt 9.0's exact rules and messages
-// (secret-driver spec §1).
+// Secret XML: parse and format with libvirt 9.0's exact rules and messages.
 #pragma once
 
 #include <string>

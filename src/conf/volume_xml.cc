@@ -52,47 +52,6 @@ Result<std::uint64_t> StorageSize(const std::optional<std::string>& unit, const 
   return scaled;
 }
 
-// virXPathLongLong("number(./x)"): XPath number() of the text; -1 is accepted as "unset".
-Result<std::optional<long long>> IdElement(const xmlNode* perms, const char* name, const char* message) {
-  const xmlNode* node = FirstChild(perms, name);
-  if (node == nullptr) return std::optional<long long>();
-  const std::string text = xml_util::Text(node).value_or("");
-  const char* s = text.c_str();
-  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') ++s;
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s, &end, 10);
-  while (end != nullptr && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) ++end;
-  if (end == s || *end != '\0' || errno != 0 ||
-      (v != -1 && (v < 0 || v > static_cast<long long>(UINT_MAX)))) {
-    return XmlError(ErrorDomain::kStorage, message);
-  }
-  if (v == -1) return std::optional<long long>();
-  return std::optional<long long>(v);
-}
-
-Result<VolumePerms> ParsePerms(const xmlNode* target) {
-  VolumePerms perms;
-  const xmlNode* node = target != nullptr ? FirstChild(target, "permissions") : nullptr;
-  if (node == nullptr) return perms;
-  if (std::optional<std::string> mode = ChildText(node, "mode")) {
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(mode->c_str(), &end, 8);
-    if (end == mode->c_str() || *end != '\0' || errno != 0 || v < INT_MIN || v > INT_MAX || (v & ~0777L)) {
-      return XmlError(ErrorDomain::kStorage, "malformed octal mode");
-    }
-    perms.mode = static_cast<mode_t>(v);
-  }
-  Result<std::optional<long long>> owner = IdElement(node, "owner", "malformed owner element");
-  if (!owner) return std::unexpected(owner.error());
-  if (*owner) perms.owner = static_cast<uid_t>(**owner);
-  Result<std::optional<long long>> group = IdElement(node, "group", "malformed group element");
-  if (!group) return std::unexpected(group.error());
-  if (*group) perms.group = static_cast<gid_t>(**group);
-  return perms;
-}
-
 void AppendTimestamp(std::string& out, const char* name, const Timestamp& ts) {
   char buf[96];
   if (ts.nsec != 0) {
@@ -164,7 +123,8 @@ Result<std::uint64_t> ScaleInteger(std::uint64_t value, std::string_view suffix)
 }
 
 Result<VolumeDef> ParseVolumeXml(std::string_view xml) {
-  Result<xml_util::DocPtr> doc = xml_util::ParseDocument(xml, {.name = "(storage_volume_definition)"}, "volume");
+  Result<xml_util::DocPtr> doc =
+      xml_util::ParseDocument(xml, {.name = "(storage_volume_definition)"}, "volume");
   if (!doc) return std::unexpected(doc.error());
   const xmlNode* root = xmlDocGetRootElement(doc->get());
   VolumeDef def;
@@ -198,7 +158,7 @@ Result<VolumeDef> ParseVolumeXml(std::string_view xml) {
     if (!id) return ConfigUnsupported(ErrorDomain::kStorage, "unknown volume format type " + *format);
     def.format = *id;
   }
-  Result<VolumePerms> perms = ParsePerms(target);
+  Result<StoragePerms> perms = ParseStoragePerms(target);
   if (!perms) return std::unexpected(perms.error());
   def.perms = *perms;
   if (const xmlNode* enc = target ? FirstChild(target, "encryption") : nullptr) {
@@ -235,13 +195,9 @@ std::string FormatVolumeXml(const VolumeStatus& s) {
   AppendXmlEscaped(out, s.path);
   out += "</path>\n    <format type='";
   out += VolumeFormatName(s.format);
-  out += "'/>\n    <permissions>\n";
-  char mode[32];
-  std::snprintf(mode, sizeof mode, "0%o", static_cast<unsigned>(s.mode));
-  out += std::string("      <mode>") + mode + "</mode>\n";
-  out += "      <owner>" + std::to_string(s.owner) + "</owner>\n";
-  out += "      <group>" + std::to_string(s.group) + "</group>\n";
-  out += "    </permissions>\n    <timestamps>\n";
+  out += "'/>\n";
+  AppendStoragePermsXml(out, StoragePerms{s.mode, s.owner, s.group}, 4);
+  out += "    <timestamps>\n";
   AppendTimestamp(out, "atime", s.atime);
   AppendTimestamp(out, "mtime", s.mtime);
   AppendTimestamp(out, "ctime", s.ctime);

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "conf/encryption_xml.h"
+#include "conf/storage_perms.h"
 #include "vsecret/error.h"
 
 namespace vsecret {
@@ -20,19 +21,13 @@ std::string_view VolumeFormatName(int format);
 inline constexpr int kVolumeFormatRaw = 1;
 inline constexpr int kVolumeFormatQcow2 = 14;
 
-struct VolumePerms {
-  std::optional<mode_t> mode;
-  std::optional<uid_t> owner;
-  std::optional<gid_t> group;
-};
-
 // What vol-create asks for.
 struct VolumeDef {
   std::string name;
   std::optional<std::uint64_t> capacity;
   std::optional<std::uint64_t> allocation;
   int format = kVolumeFormatRaw;
-  VolumePerms perms;
+  StoragePerms perms;
   std::optional<EncryptionDef> encryption;
   std::optional<std::string> compat;
   bool has_backing_store = false;

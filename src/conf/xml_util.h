@@ -1,11 +1,11 @@
 // libxml2 plumbing shared by the XML parsers in conf/ (secret, encryption, volume, pool).
 //
-// It reproduces libvirt 9.0's virXMLParseHelper: its parser options, its syntax-error text
-// ("<name>:<line>: <libxml2 message><source line>\n<caret>", the first fatal error winning), its
-// root-name check, and the look-ups its parsers make with XPath relative to a node. Those
-// look-ups keep XPath's semantics: a bare name matches only un-namespaced nodes, string() takes
-// the first match in document order and yields its flattened text (text and CDATA of all
-// descendants and entity references), and virXPathString treats "" as absent.
+// It reproduces libvirt's virXMLParseHelper: its parser options, its syntax-error text
+// ("<name>:<line>: <libxml2 message><source line>\n<caret>", the first fatal error winning, in
+// libvirt 12.x's form unless vsecret/compat.h selects 9.0's), its root-name check, and the look-ups its
+// parsers make with XPath relative to a node. Those look-ups keep XPath's semantics: a bare name matches only
+// un-namespaced nodes, string() takes the first match in document order and yields its flattened text (text
+// and CDATA of all descendants and entity references), and virXPathString treats "" as absent.
 //
 // Thread-safety: every function may be called from any thread; libxml2 is initialised once, and
 // the error handlers a parse installs are per-thread and restored before ParseDocument returns.
@@ -56,13 +56,18 @@ void DiscardMessage(void* ctx, const char* msg, ...);
 struct ParseSource {
   // The document name libvirt gives the input: it starts every syntax-error message.
   std::string_view name;
-  // API input is handed to libxml2 as a C string (xmlCtxtReadDoc): it ends at the first NUL and,
-  // in libxml2 2.9, its encoding declaration is ignored. A file's content goes through an I/O
-  // buffer (xmlCtxtReadMemory) that honours it.
+  // API input ends at the first NUL (libvirt passes a C string). libvirt 12.x parses it without a
+  // document name ("at line N: ...") and honours its encoding declaration; libvirt 9.0 names it
+  // and ignores the declaration (libxml2 2.9's xmlCtxtReadDoc). A file's content is named and
+  // its declaration honoured in both.
   bool is_api_input = true;
   // The domain of syntax errors and of the "failed to parse" and "missing root element" errors
   // (the root-name mismatch is always in the XML domain, as in libvirt).
   ErrorDomain domain = ErrorDomain::kXml;
+  // Whether the input's syntax errors and encoding follow libvirt 12.x (unless vsecret/compat.h
+  // selects 9.0). Only the secret parser's have been checked against 12.x; the volume, pool and
+  // encryption parsers keep libvirt 9.0's recorded form.
+  bool libvirt12_form = false;
 };
 
 // Parses xml and checks that the root element's local name is root_name ("expecting root

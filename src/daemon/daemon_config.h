@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "conf/virconf.h"
 #include "vsecret/error.h"
 
 namespace vsecret::daemon {
@@ -29,7 +30,11 @@ struct DaemonConfig {
   int max_client_output_kib = 16384;
   int max_client_event_callbacks = 256;
   int max_pending_input_mib = 128;
-  int log_level = 0;  // 0 = leave VSECRET_LOG_LEVEL / the default alone
+  // Logging (daemon/daemon_logging.h): 0 = the default level; filters and outputs in libvirt's
+  // syntax, checked when the daemon sets logging up.
+  int log_level = 0;
+  std::string log_filters;
+  std::string log_outputs;
 
   // Network listeners, opened only with --listen (as libvirtd). TCP has no authentication, so
   // it is off by default and refuses non-loopback addresses unless tcp_allow_non_loopback.
@@ -51,11 +56,18 @@ struct DaemonConfig {
   int tls_handshake_timeout = 10;                // seconds
 };
 
-// Parses config text; `origin` names the file in errors:
-// "configuration file syntax error: <origin>:<line>: <what>" (CONF_SYNTAX, domain CONF) and
-// "config key <key> must be <type>" for a well-formed value of the wrong type.
-// Unknown keys are accepted and ignored, as libvirt's daemons do.
+// Parses config text with conf/virconf.h; `origin` names the file in errors. Syntax errors and
+// values of the wrong type are libvirt's (see VirConf): e.g.
+// "configuration file syntax error: <origin>:<line>: <what>" (CONF_SYNTAX) or
+// "internal error: <origin>: expected an unsigned integer for 'max_clients' parameter"; a number
+// outside a key's range is "internal error: <origin>: value for '<key>' parameter must be in
+// range <min>:<max>" (int's or unsigned's range where libvirtd would refuse it too). The keys libvirtd also
+// reads are read with its getter and in its order, so the first error reported is libvirtd's; as in libvirt,
+// the first of duplicated keys wins. Unknown keys are accepted and ignored, as libvirt's daemons do.
 Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::string& origin);
+
+// The settings of an already parsed file, with the same checks.
+Result<DaemonConfig> ReadDaemonConfig(const VirConf& conf);
 
 // Reads and parses a file. A missing file is an error ("Failed to open file '<path>': ...").
 Result<DaemonConfig> LoadDaemonConfig(const std::string& path);

@@ -9,7 +9,9 @@ namespace {
 
 constexpr char kWhere[] = "daemon";
 
-std::string Or(const std::string& value, const std::string& fallback) { return value.empty() ? fallback : value; }
+std::string Or(const std::string& value, const std::string& fallback) {
+  return value.empty() ? fallback : value;
+}
 
 Result<void> Bind(rpc::RpcServer& server, const rpc::TcpListenOptions& options, bool read_only,
                   const std::shared_ptr<rpc::TlsContext>& tls) {
@@ -45,10 +47,12 @@ Result<void> AddNetworkListeners(rpc::RpcServer& server, const DaemonConfig& con
   if (config.listen_tcp) {
     rpc::TcpListenOptions options;
     // Plain TCP without an address defaults to loopback rather than every interface.
-    options.address = config.listen_addr.empty() && !config.tcp_allow_non_loopback ? "127.0.0.1" : config.listen_addr;
+    options.address =
+        config.listen_addr.empty() && !config.tcp_allow_non_loopback ? "127.0.0.1" : config.listen_addr;
     options.port = config.tcp_port;
     options.allow_non_loopback = config.tcp_allow_non_loopback;
-    Log(LogLevel::kWarning, kWhere, "plain TCP listener enabled: connections are neither encrypted nor authenticated");
+    Log(LogLevel::kWarning, kWhere,
+        "plain TCP listener enabled: connections are neither encrypted nor authenticated");
     if (auto ok = Bind(server, options, config.tcp_read_only, nullptr); !ok) return ok;
   }
   return {};

@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "daemon/daemon_config.h"
+#include "daemon/daemon_logging.h"
 #include "daemon/daemon_options.h"
 #include "daemon/network_listeners.h"
 #include "daemon/systemd.h"
@@ -142,12 +143,10 @@ int Main(int argc, char** argv) {
     config = *loaded;
     layout = ResolveLayout(*options, &config);
   }
-  // The log threshold is read once, at the first log line; set it before anything logs.
-  if (options->verbose) {
-    ::setenv("VSECRET_LOG_LEVEL", "2", 1);
-  } else if (config.log_level > 0) {
-    ::setenv("VSECRET_LOG_LEVEL", std::to_string(config.log_level).c_str(), 1);
-  }
+  // Before anything else logs: a bad setting is reported on stderr, as libvirtd reports it.
+  auto log_settings = DaemonLogSettings(config, options->verbose, CurrentLoggingEnvironment());
+  if (!log_settings) return Die(log_settings.error());
+  if (auto configured = ConfigureLogging(*log_settings); !configured) return Die(configured.error());
   auto policy = PeerPolicy::FromConfig(config);
   if (!policy) return Die(policy.error());
 

@@ -45,7 +45,7 @@ Result<std::unique_ptr<SecretDriver>> SecretDriver::Open(const StorePaths& paths
   (*store)->SetValueProtection(loaded->protection());
   std::unique_ptr<SecretDriver> driver(new SecretDriver(std::move(*store), encryption));
   {
-    std::lock_guard<std::mutex> lock(driver->mutex_);
+    MutexLock lock(driver->mutex_);
     driver->LoadAllLocked(/*reload=*/false);
   }
   return driver;
@@ -57,7 +57,8 @@ SecretRef SecretDriver::RefOf(const SecretDef& def) {
 
 void SecretDriver::InsertLocked(std::unique_ptr<Entry> entry) {
   const SecretDef& def = entry->def;
-  if (def.usage_type != UsageType::kNone) by_usage_.emplace(UsageKey{def.usage_type, *def.usage_id}, def.uuid);
+  if (def.usage_type != UsageType::kNone)
+    by_usage_.emplace(UsageKey{def.usage_type, *def.usage_id}, def.uuid);
   if (def.ephemeral) ++ephemeral_count_;
   Uuid uuid = def.uuid;
   by_uuid_.emplace(uuid, std::move(entry));
@@ -106,7 +107,7 @@ Result<void> SecretDriver::CheckDefinitionLocked(const SecretDef& def, const Ent
       return InternalError(ErrorDomain::kSecret, "cannot change private flag on existing secret");
     }
     // libvirt skips this check on redefine, which lets a usage-type change create a duplicate
-    // (spec §8 item 3); we check it like a new definition.
+    // (after a reload one of the two then vanishes); we check it like a new definition.
     if (old.usage_type == def.usage_type || def.usage_type == UsageType::kNone) return {};
   }
   if (def.usage_type == UsageType::kNone) return {};
@@ -129,7 +130,7 @@ Result<SecretRef> SecretDriver::DefineXml(const Caller& caller, std::string_view
 
   SecretRef ref = RefOf(def);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = by_uuid_.find(def.uuid);
     Entry* existing = it == by_uuid_.end() ? nullptr : it->second.get();
     if (auto ok = CheckDefinitionLocked(def, existing); !ok) return std::unexpected(ok.error());
@@ -178,11 +179,12 @@ Result<void> SecretDriver::Undefine(const Caller& caller, const Uuid& uuid) {
   if (caller.read_only) return ReadOnlyDenied("virSecretUndefine");
   SecretRef ref;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = by_uuid_.find(uuid);
     if (it == by_uuid_.end()) return NoMatchingUuid(uuid);
     ref = RefOf(it->second->def);
-    // Unlike libvirt, an ephemeral secret's stale XML (if any) is removed too (spec §8 item 2).
+    // Unlike libvirt, an ephemeral secret's stale XML (if any) is removed too (libvirt leaves it
+    // behind, so the secret comes back after a restart).
     if (auto d = store_->DeleteDefinition(uuid); !d) return std::unexpected(d.error());
     store_->DeleteValues(uuid);
     EraseLocked(uuid);
@@ -194,13 +196,13 @@ Result<void> SecretDriver::Undefine(const Caller& caller, const Uuid& uuid) {
 Result<void> SecretDriver::SetValue(const Caller& caller, const Uuid& uuid, const SecretBytes& value,
                                     unsigned flags) {
   if (caller.read_only) return ReadOnlyDenied("virSecretSetValue");
-  // libvirt accepts an empty value in-process but never persists it (spec §8 item 4); we
-  // reject it everywhere with the message its RPC path gives.
+  // libvirt accepts an empty value in-process, clearing memory but not the disk, and rejects
+  // it over RPC; we reject it everywhere with the message its RPC path gives.
   if (value.empty()) return InvalidArg(ErrorDomain::kSecret, "value in virSecretSetValue must not be NULL");
   if (flags != 0) return UnsupportedFlags(ErrorDomain::kSecret, flags, "secretSetValue");
   SecretRef ref;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = by_uuid_.find(uuid);
     if (it == by_uuid_.end()) return NoMatchingUuid(uuid);
     Entry& entry = *it->second;
@@ -237,14 +239,14 @@ Result<SecretBytes> SecretDriver::ReadValueLocked(Entry& entry, bool trusted) {
 Result<SecretBytes> SecretDriver::GetValue(const Caller& caller, const Uuid& uuid, unsigned flags) {
   if (caller.read_only) return ReadOnlyDenied("virSecretGetValue");
   if (flags != 0) return UnsupportedFlags(ErrorDomain::kSecret, flags, "secretGetValue");
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = by_uuid_.find(uuid);
   if (it == by_uuid_.end()) return NoMatchingUuid(uuid);
   return ReadValueLocked(*it->second, caller.trusted);
 }
 
 Result<SecretBytes> SecretDriver::GetValueForConsumer(const Uuid& uuid, UsageType expected) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = by_uuid_.find(uuid);
   if (it == by_uuid_.end()) return NoMatchingUuid(uuid);
   const SecretDef& def = it->second->def;
@@ -258,7 +260,7 @@ Result<SecretBytes> SecretDriver::GetValueForConsumer(const Uuid& uuid, UsageTyp
 }
 
 Result<SecretBytes> SecretDriver::GetValueForConsumer(UsageType expected, std::string_view usage_id) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto u = by_usage_.find(UsageKey{expected, std::string(usage_id)});
   if (expected == UsageType::kNone || u == by_usage_.end()) {
     return NoSecret("no secret with matching usage '" + std::string(usage_id) + "'");
@@ -268,21 +270,21 @@ Result<SecretBytes> SecretDriver::GetValueForConsumer(UsageType expected, std::s
 
 Result<std::string> SecretDriver::GetXmlDesc(const Caller&, const Uuid& uuid, unsigned flags) {
   if (flags != 0) return UnsupportedFlags(ErrorDomain::kSecret, flags, "secretGetXMLDesc");
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = by_uuid_.find(uuid);
   if (it == by_uuid_.end()) return NoMatchingUuid(uuid);
   return FormatSecretXml(it->second->def);
 }
 
 Result<SecretRef> SecretDriver::LookupByUuid(const Uuid& uuid) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = by_uuid_.find(uuid);
   if (it == by_uuid_.end()) return NoMatchingUuid(uuid);
   return RefOf(it->second->def);
 }
 
 Result<SecretRef> SecretDriver::LookupByUsage(int usage_type, std::string_view usage_id) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (usage_type > 0 && usage_type < kUsageTypeLast) {
     auto u = by_usage_.find(UsageKey{static_cast<UsageType>(usage_type), std::string(usage_id)});
     if (u != by_usage_.end()) return RefOf(by_uuid_.at(u->second)->def);
@@ -300,7 +302,7 @@ Result<std::vector<SecretRef>> SecretDriver::ListAll(unsigned flags) const {
     return (bits == yes_bit) == value;
   };
   std::vector<SecretRef> out;
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   out.reserve(by_uuid_.size());
   for (const auto& [uuid, entry] : by_uuid_) {
     if (!group_accepts(flags, kListEphemeral, entry->def.ephemeral)) continue;
@@ -311,16 +313,17 @@ Result<std::vector<SecretRef>> SecretDriver::ListAll(unsigned flags) const {
 }
 
 int SecretDriver::NumOfSecrets() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return static_cast<int>(by_uuid_.size());
 }
 
 Result<std::vector<std::string>> SecretDriver::ListUuids(int max) const {
   if (max < 0) {
-    return InvalidArg(ErrorDomain::kSecret, "maxuuids in virConnectListSecrets must be greater than or equal to zero");
+    return InvalidArg(ErrorDomain::kSecret,
+                      "maxuuids in virConnectListSecrets must be greater than or equal to zero");
   }
   std::vector<std::string> out;
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   for (const auto& [uuid, entry] : by_uuid_) {
     if (out.size() >= static_cast<std::size_t>(max)) break;
     out.push_back(uuid.ToString());
@@ -329,12 +332,12 @@ Result<std::vector<std::string>> SecretDriver::ListUuids(int max) const {
 }
 
 std::size_t SecretDriver::EphemeralCount() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return ephemeral_count_;
 }
 
 void SecretDriver::Reload() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto loaded = LoadEncryption(encryption_options_, store_->paths(), store_->env());
   if (loaded) {
     store_->SetValueProtection(loaded->protection());

@@ -1,11 +1,12 @@
-// SecretDriver: the semantics of libvirt's secret driver (secret-driver spec §2 and §3.6-3.7).
+// SecretDriver: the semantics of libvirt's secret driver: the object rules (define, undefine,
+// values, lookups, listing, events) and how the store is loaded and reloaded.
 //
 // It owns the registry (O(1) lookup by UUID and by (usage type, usage id)), applies the
 // define/redefine/undefine/set-value/get-value rules, persists through a SecretStore, and
 // publishes events on its EventBus. The embedded connection and the daemon both call it; it
 // is the only place these rules live.
 //
-// Deliberate differences from libvirt 9.0 (spec §8 items 2-5), documented in the README:
+// Deliberate differences from libvirt 9.0 (defects of its driver), documented in the README:
 //  * Going persistent -> ephemeral deletes the stale <uuid>.xml, and undefine always removes
 //    it, so an undefined or ephemeral secret never reappears after a restart.
 //  * A redefine that changes the usage type is checked for usage uniqueness like a new define.
@@ -18,16 +19,17 @@
 // that call instead of hiding the secret at start-up as libvirt does.
 //
 // Thread-safety: all public methods are safe to call concurrently; one mutex serialises the
-// registry and the store. Events are dispatched after that mutex is released.
+// registry and the store (the *Locked helpers run with it held). Events are dispatched after
+// that mutex is released.
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "driver/event_bus.h"
 #include "store/encryption_config.h"
 #include "store/secret_store.h"
@@ -58,33 +60,34 @@ class SecretDriver {
                                                     Env* env = Env::Default());
   ~SecretDriver();
 
-  Result<SecretRef> DefineXml(const Caller& caller, std::string_view xml, unsigned flags);
-  Result<void> Undefine(const Caller& caller, const Uuid& uuid);
-  Result<void> SetValue(const Caller& caller, const Uuid& uuid, const SecretBytes& value, unsigned flags);
-  Result<SecretBytes> GetValue(const Caller& caller, const Uuid& uuid, unsigned flags);
-  Result<std::string> GetXmlDesc(const Caller& caller, const Uuid& uuid, unsigned flags);
+  Result<SecretRef> DefineXml(const Caller& caller, std::string_view xml, unsigned flags) EXCLUDES(mutex_);
+  Result<void> Undefine(const Caller& caller, const Uuid& uuid) EXCLUDES(mutex_);
+  Result<void> SetValue(const Caller& caller, const Uuid& uuid, const SecretBytes& value, unsigned flags)
+      EXCLUDES(mutex_);
+  Result<SecretBytes> GetValue(const Caller& caller, const Uuid& uuid, unsigned flags) EXCLUDES(mutex_);
+  Result<std::string> GetXmlDesc(const Caller& caller, const Uuid& uuid, unsigned flags) EXCLUDES(mutex_);
 
-  Result<SecretRef> LookupByUuid(const Uuid& uuid) const;
-  Result<SecretRef> LookupByUsage(int usage_type, std::string_view usage_id) const;
-  Result<std::vector<SecretRef>> ListAll(unsigned flags) const;
-  int NumOfSecrets() const;
-  Result<std::vector<std::string>> ListUuids(int max) const;
+  Result<SecretRef> LookupByUuid(const Uuid& uuid) const EXCLUDES(mutex_);
+  Result<SecretRef> LookupByUsage(int usage_type, std::string_view usage_id) const EXCLUDES(mutex_);
+  Result<std::vector<SecretRef>> ListAll(unsigned flags) const EXCLUDES(mutex_);
+  int NumOfSecrets() const EXCLUDES(mutex_);
+  Result<std::vector<std::string>> ListUuids(int max) const EXCLUDES(mutex_);
 
   // The value a consumer (volume, disk) needs, looked up by UUID with the expected usage type
   // checked ("secret with uuid <u> is of type '<actual>' not expected '<expected>' type"; usage
   // none is tolerated) or by (expected type, usage id). Always a trusted read.
-  Result<SecretBytes> GetValueForConsumer(const Uuid& uuid, UsageType expected);
-  Result<SecretBytes> GetValueForConsumer(UsageType expected, std::string_view usage_id);
+  Result<SecretBytes> GetValueForConsumer(const Uuid& uuid, UsageType expected) EXCLUDES(mutex_);
+  Result<SecretBytes> GetValueForConsumer(UsageType expected, std::string_view usage_id) EXCLUDES(mutex_);
 
   // Re-reads secret.conf and the key, then every XML file (SIGHUP): existing UUIDs are redefined
   // under the redefine rules and get their value re-read; secrets whose files vanished stay in
   // memory. If the encryption settings can no longer be loaded, the error is logged and the
   // previous settings and key stay in force (values are never written in the clear because a
   // key file went missing).
-  void Reload();
+  void Reload() EXCLUDES(mutex_);
 
   // Number of ephemeral secrets held; a session daemon must not idle-exit while it is > 0.
-  std::size_t EphemeralCount() const;
+  std::size_t EphemeralCount() const EXCLUDES(mutex_);
 
   EventBus& events() { return events_; }
   const StorePaths& paths() const { return store_->paths(); }
@@ -108,25 +111,25 @@ class SecretDriver {
 
   SecretDriver(std::unique_ptr<SecretStore> store, EncryptionOptions encryption);
 
-  void LoadAllLocked(bool reload);
+  void LoadAllLocked(bool reload) REQUIRES(mutex_);
   // Checks a new or changed definition against the registry; nullptr entry for a new secret.
-  Result<void> CheckDefinitionLocked(const SecretDef& def, const Entry* existing) const;
-  void InsertLocked(std::unique_ptr<Entry> entry);
-  void EraseLocked(const Uuid& uuid);
-  void ReindexLocked(const SecretDef& old_def, const SecretDef& new_def);
-  Result<SecretBytes> ReadValueLocked(Entry& entry, bool trusted);
+  Result<void> CheckDefinitionLocked(const SecretDef& def, const Entry* existing) const REQUIRES(mutex_);
+  void InsertLocked(std::unique_ptr<Entry> entry) REQUIRES(mutex_);
+  void EraseLocked(const Uuid& uuid) REQUIRES(mutex_);
+  void ReindexLocked(const SecretDef& old_def, const SecretDef& new_def) REQUIRES(mutex_);
+  Result<SecretBytes> ReadValueLocked(Entry& entry, bool trusted) REQUIRES(mutex_);
   // Reads a deferred value file into entry.value; an empty file means no value.
-  Result<void> MaterializeValueLocked(Entry& entry);
+  Result<void> MaterializeValueLocked(Entry& entry) REQUIRES(mutex_);
   static SecretRef RefOf(const SecretDef& def);
 
   std::unique_ptr<SecretStore> store_;
   const EncryptionOptions encryption_options_;
   EventBus events_;
 
-  mutable std::mutex mutex_;
-  std::unordered_map<Uuid, std::unique_ptr<Entry>, UuidHash> by_uuid_;  // guarded by mutex_
-  std::unordered_map<UsageKey, Uuid, UsageKeyHash> by_usage_;          // guarded by mutex_
-  std::size_t ephemeral_count_ = 0;                                      // guarded by mutex_
+  mutable Mutex mutex_;
+  std::unordered_map<Uuid, std::unique_ptr<Entry>, UuidHash> by_uuid_ GUARDED_BY(mutex_);
+  std::unordered_map<UsageKey, Uuid, UsageKeyHash> by_usage_ GUARDED_BY(mutex_);
+  std::size_t ephemeral_count_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace vsecret

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "rpc/keepalive.h"
 
 namespace vsecret::rpc {
 namespace {
@@ -16,15 +17,6 @@ constexpr char kWhere[] = "rpc.client";
 
 Error ClosedError() {
   return Error(ErrorCode::kInternalError, ErrorDomain::kRpc, "internal error: client socket is closed");
-}
-
-WireBuffer KeepAliveFrame(std::int32_t proc) {
-  Header h;
-  h.prog = kKeepAliveProgram;
-  h.vers = kKeepAliveVersion;
-  h.proc = proc;
-  h.type = MessageType::kMessage;
-  return EmptyFrame(h);
 }
 
 }  // namespace
@@ -44,32 +36,32 @@ RpcClient::~RpcClient() {
 }
 
 void RpcClient::Close() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (!failure_) failure_ = ClosedError();
   ::shutdown(fd_.get(), SHUT_RDWR);  // wakes the reader thread
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 bool RpcClient::IsOpen() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return !failure_;
 }
 
 void RpcClient::StartKeepAlive(int interval, int count) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   keepalive_interval_ = interval;
   keepalive_count_ = count;
 }
 
 void RpcClient::Fail(Error reason) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (!failure_) failure_ = std::move(reason);
   ::shutdown(fd_.get(), SHUT_RDWR);
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 bool RpcClient::WriteFrame(const WireBuffer& frame) {
-  std::lock_guard<std::mutex> lock(write_mutex_);
+  MutexLock lock(write_mutex_);
   std::size_t off = 0;
   while (off < frame.size()) {
     ssize_t n = ::send(fd_.get(), frame.data() + off, frame.size() - off, MSG_NOSIGNAL);
@@ -87,7 +79,7 @@ Result<WireBuffer> RpcClient::CallRaw(std::int32_t proc, const WireBuffer& args)
   Header h;
   h.proc = proc;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (failure_) return std::unexpected(*failure_);
     h.serial = next_serial_++;
     pending_[h.serial] = &pending;
@@ -96,7 +88,7 @@ Result<WireBuffer> RpcClient::CallRaw(std::int32_t proc, const WireBuffer& args)
   builder.payload().FixedOpaque(args);  // already XDR: appended as is (4-byte aligned)
   auto frame = std::move(builder).Finish();
   bool sent = frame && WriteFrame(*frame);
-  std::unique_lock<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (!sent) {
     pending_.erase(h.serial);
     if (!frame) return std::unexpected(frame.error());
@@ -105,7 +97,7 @@ Result<WireBuffer> RpcClient::CallRaw(std::int32_t proc, const WireBuffer& args)
                        std::string("Cannot write data: ") + std::strerror(errno));
     return std::unexpected(*failure_);
   }
-  cv_.wait(lock, [&] { return pending.done || failure_.has_value(); });
+  while (!pending.done && !failure_.has_value()) cv_.Wait(mutex_);
   pending_.erase(h.serial);
   if (pending.done) return std::move(*pending.result);
   return std::unexpected(*failure_);
@@ -113,13 +105,12 @@ Result<WireBuffer> RpcClient::CallRaw(std::int32_t proc, const WireBuffer& args)
 
 void RpcClient::ReaderLoop() {
   FrameReader reader;
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point last_rx = Clock::now();
-  int pings_sent = 0;
+  using Clock = KeepAliveTimer::Clock;
+  KeepAliveTimer keepalive(Clock::now());
   for (;;) {
     int interval, count;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       if (failure_) return;
       interval = keepalive_interval_;
       count = keepalive_count_;
@@ -134,14 +125,16 @@ void RpcClient::ReaderLoop() {
       return;
     }
     if (rc <= 0) {
-      if (interval > 0 && Clock::now() - last_rx >= std::chrono::seconds(interval) * (pings_sent + 1)) {
-        if (pings_sent >= count) {
+      switch (keepalive.Check(Clock::now(), interval, count)) {
+        case KeepAliveTimer::Action::kNone:
+          break;
+        case KeepAliveTimer::Action::kPing:
+          WriteFrame(KeepAlivePingFrame());
+          break;
+        case KeepAliveTimer::Action::kGiveUp:
           Fail(Error(ErrorCode::kInternalError, ErrorDomain::kRpc,
                      "internal error: connection closed due to keepalive timeout"));
           return;
-        }
-        ++pings_sent;
-        WriteFrame(KeepAliveFrame(kProcPing));
       }
       continue;
     }
@@ -156,8 +149,7 @@ void RpcClient::ReaderLoop() {
       return;
     }
     reader.Commit(static_cast<std::size_t>(n));
-    last_rx = Clock::now();
-    pings_sent = 0;
+    keepalive.OnTraffic(Clock::now());
     std::span<const std::uint8_t> message;
     FrameReader::Status st;
     while ((st = reader.Next(&message)) == FrameReader::Status::kFrame) HandleFrame(message);
@@ -174,7 +166,8 @@ void RpcClient::HandleFrame(std::span<const std::uint8_t> message) {
   const Header& h = *header;
   std::span<const std::uint8_t> payload = message.subspan(kHeaderSize);
   if (h.prog == kKeepAliveProgram) {
-    if (h.type == MessageType::kMessage && h.proc == kProcPing) WriteFrame(KeepAliveFrame(kProcPong));
+    // Nothing of the keepalive program is a reply or an event; only a PING needs an answer.
+    if (ClassifyKeepAlive(h) == KeepAliveMessage::kPing) WriteFrame(KeepAlivePongFrame());
     return;
   }
   if (h.prog != kRemoteProgram) return;
@@ -186,7 +179,7 @@ void RpcClient::HandleFrame(std::span<const std::uint8_t> message) {
     Fail(Error(ErrorCode::kRpc, ErrorDomain::kRpc, "Unexpected message type from server"));
     return;
   }
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = pending_.find(h.serial);
   if (it == pending_.end()) {
     // A reply nobody waits for means the stream is out of step: libvirt drops the connection.
@@ -194,7 +187,7 @@ void RpcClient::HandleFrame(std::span<const std::uint8_t> message) {
     if (!failure_)
       failure_ = Error(ErrorCode::kRpc, ErrorDomain::kRpc, "Unexpected reply serial from server");
     ::shutdown(fd_.get(), SHUT_RDWR);
-    cv_.notify_all();
+    cv_.NotifyAll();
     return;
   }
   Pending* p = it->second;
@@ -209,7 +202,7 @@ void RpcClient::HandleFrame(std::span<const std::uint8_t> message) {
     }
   }
   p->done = true;
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 }  // namespace vsecret::rpc

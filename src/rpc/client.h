@@ -3,7 +3,7 @@
 // A reader thread owns the receiving side: it routes each REPLY to the call waiting for its
 // serial, hands REMOTE MESSAGEs (events) to the message handler, answers keepalive PINGs and,
 // once StartKeepAlive() was called, pings a silent server and gives up on it after `count`
-// unanswered PINGs (wire-protocol spec §1.9). Calls may be issued from any number of threads
+// unanswered PINGs. Calls may be issued from any number of threads
 // at once; they are pipelined on the socket and each waits for its own reply.
 //
 // When the connection fails (EOF, I/O error, protocol violation, keepalive timeout) every
@@ -13,16 +13,15 @@
 // the reader thread and must not issue calls on this client (it would wait for itself).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <thread>
 
+#include "base/thread_annotations.h"
 #include "rpc/frame.h"
 #include "rpc/remote_messages.h"
 #include "rpc/unix_socket.h"
@@ -79,22 +78,22 @@ class RpcClient {
   void ReaderLoop();
   void HandleFrame(std::span<const std::uint8_t> message);
   // Records the first failure, wakes every waiting call and shuts the socket down.
-  void Fail(Error reason);
-  bool WriteFrame(const WireBuffer& frame);
+  void Fail(Error reason) EXCLUDES(mutex_);
+  bool WriteFrame(const WireBuffer& frame) EXCLUDES(write_mutex_);
 
   UniqueFd fd_;
   MessageHandler on_message_;
   std::thread reader_;
 
-  std::mutex write_mutex_;  // serialises whole frames on the socket
+  Mutex write_mutex_;  // serialises whole frames on the socket
 
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::map<std::uint32_t, Pending*> pending_;  // guarded by mutex_; by serial
-  std::uint32_t next_serial_ = 0;              // guarded by mutex_
-  std::optional<Error> failure_;               // guarded by mutex_
-  int keepalive_interval_ = 0;                 // guarded by mutex_; 0 = off
-  int keepalive_count_ = 0;                    // guarded by mutex_
+  mutable Mutex mutex_;
+  CondVar cv_;
+  std::map<std::uint32_t, Pending*> pending_ GUARDED_BY(mutex_);  // by serial
+  std::uint32_t next_serial_ GUARDED_BY(mutex_) = 0;
+  std::optional<Error> failure_ GUARDED_BY(mutex_);
+  int keepalive_interval_ GUARDED_BY(mutex_) = 0;  // 0 = off
+  int keepalive_count_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace vsecret::rpc

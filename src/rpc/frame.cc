@@ -78,7 +78,8 @@ bool InputBudget::Take(std::size_t n) {
   return true;
 }
 
-FrameReader::FrameReader(std::shared_ptr<InputBudget> budget) : budget_(std::move(budget)), buf_(kBaseBuffer) {}
+FrameReader::FrameReader(std::shared_ptr<InputBudget> budget)
+    : budget_(std::move(budget)), buf_(kBaseBuffer) {}
 
 FrameReader::~FrameReader() {
   if (budget_ && buf_.size() > kBaseBuffer) budget_->Give(buf_.size() - kBaseBuffer);

@@ -1,11 +1,11 @@
-// Framing of libvirt RPC messages (wire-protocol spec §1.1): a 4-byte big-endian length that
+// Framing of libvirt RPC messages: a 4-byte big-endian length that
 // counts itself, a 24-byte header, then the XDR payload.
 //
 // Thread-safety: FrameBuilder and FrameReader objects are not synchronised.
 #pragma once
 
-#include <cstddef>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>

@@ -26,16 +26,11 @@ struct FieldSpec {
 
 // The fields libvirt's identity accepts (VIR_CONNECT_IDENTITY_*).
 constexpr FieldSpec kFields[] = {
-    {"user-name", TypedParamType::kString},
-    {"unix-user-id", TypedParamType::kULLong},
-    {"group-name", TypedParamType::kString},
-    {"unix-group-id", TypedParamType::kULLong},
-    {"process-id", TypedParamType::kLLong},
-    {"process-time", TypedParamType::kULLong},
-    {"sasl-user-name", TypedParamType::kString},
-    {"x509-distinguished-name", TypedParamType::kString},
-    {"selinux-context", TypedParamType::kString},
-    {"system.token", TypedParamType::kString},
+    {"user-name", TypedParamType::kString},       {"unix-user-id", TypedParamType::kULLong},
+    {"group-name", TypedParamType::kString},      {"unix-group-id", TypedParamType::kULLong},
+    {"process-id", TypedParamType::kLLong},       {"process-time", TypedParamType::kULLong},
+    {"sasl-user-name", TypedParamType::kString},  {"x509-distinguished-name", TypedParamType::kString},
+    {"selinux-context", TypedParamType::kString}, {"system.token", TypedParamType::kString},
 };
 
 const FieldSpec* FindField(std::string_view name) {
@@ -69,13 +64,20 @@ class Fd {
 
 const char* TypedParamTypeName(TypedParamType type) {
   switch (type) {
-    case TypedParamType::kInt: return "int";
-    case TypedParamType::kUInt: return "uint";
-    case TypedParamType::kLLong: return "llong";
-    case TypedParamType::kULLong: return "ullong";
-    case TypedParamType::kDouble: return "double";
-    case TypedParamType::kBoolean: return "boolean";
-    case TypedParamType::kString: return "string";
+    case TypedParamType::kInt:
+      return "int";
+    case TypedParamType::kUInt:
+      return "uint";
+    case TypedParamType::kLLong:
+      return "llong";
+    case TypedParamType::kULLong:
+      return "ullong";
+    case TypedParamType::kDouble:
+      return "double";
+    case TypedParamType::kBoolean:
+      return "boolean";
+    case TypedParamType::kString:
+      return "string";
   }
   return "unknown";
 }
@@ -109,7 +111,8 @@ Result<DelegatedIdentity> ValidateIdentityParams(const std::vector<TypedParam>& 
     if (p->type != spec->type) {
       return Fail(ErrorCode::kInvalidArg, ErrorDomain::kNone,
                   std::string("invalid argument: invalid type '") + TypedParamTypeName(p->type) +
-                      "' for parameter '" + p->field + "', expected '" + TypedParamTypeName(spec->type) + "'");
+                      "' for parameter '" + p->field + "', expected '" + TypedParamTypeName(spec->type) +
+                      "'");
     }
     if (spec->name == "system.token") {
       identity.has_system_token = true;
@@ -131,7 +134,8 @@ Result<SecretBytes> EnsureSystemToken(const std::string& path) {
     std::error_code ec;
     if (!std::filesystem::exists(parent, ec)) {
       std::filesystem::create_directories(parent, ec);
-      if (ec) return SystemError(ErrorDomain::kNone, ec.value(), "Unable to create directory " + parent.string());
+      if (ec)
+        return SystemError(ErrorDomain::kNone, ec.value(), "Unable to create directory " + parent.string());
       ::chmod(parent.c_str(), 0700);
     }
   }

@@ -29,10 +29,10 @@ enum class TypedParamType : std::int32_t {
 struct TypedParam {
   std::string field;
   TypedParamType type = TypedParamType::kInt;
-  std::int64_t i = 0;     // kInt, kLLong, kBoolean
-  std::uint64_t u = 0;    // kUInt, kULLong
-  double d = 0;           // kDouble
-  SecretBytes s;          // kString (a wiping buffer: system.token travels here)
+  std::int64_t i = 0;   // kInt, kLLong, kBoolean
+  std::uint64_t u = 0;  // kUInt, kULLong
+  double d = 0;         // kDouble
+  SecretBytes s;        // kString (a wiping buffer: system.token travels here)
 
   TypedParam() = default;
   TypedParam(TypedParam&&) noexcept = default;

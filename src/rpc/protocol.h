@@ -1,6 +1,6 @@
 // Constants of libvirt's RPC protocol as far as a secret-only daemon and its client need them
-// (wire-protocol spec §1-§4). Every number here travels on the wire and was checked against
-// libvirt 9.0.0; none of them may change.
+// (framing, errors, connect sequence, secret procedures). Every number here travels on the wire and was
+// checked against libvirt 9.0.0; none of them may change.
 #pragma once
 
 #include <cstddef>
@@ -8,7 +8,7 @@
 
 namespace vsecret::rpc {
 
-// Programs (§1.2).
+// Programs.
 inline constexpr std::uint32_t kRemoteProgram = 0x20008086;
 inline constexpr std::uint32_t kRemoteVersion = 1;
 inline constexpr std::uint32_t kKeepAliveProgram = 0x6b656570;  // "keep"
@@ -18,7 +18,7 @@ inline constexpr std::uint32_t kKeepAliveVersion = 1;
 inline constexpr std::int32_t kProcPing = 1;
 inline constexpr std::int32_t kProcPong = 2;
 
-// Message types and statuses (§1.3).
+// Message types and statuses.
 enum class MessageType : std::int32_t {
   kCall = 0,
   kReply = 1,
@@ -30,7 +30,7 @@ enum class MessageType : std::int32_t {
 };
 enum class MessageStatus : std::int32_t { kOk = 0, kError = 1, kContinue = 2 };
 
-// Size limits (§1.5). The length word counts itself, so the largest legal word is
+// Size limits (libvirt 9.0's values). The length word counts itself, so the largest legal word is
 // kMaxMessage + 4 and the smallest a full header, 28.
 inline constexpr std::size_t kLengthWordSize = 4;
 inline constexpr std::size_t kHeaderSize = 24;
@@ -48,12 +48,12 @@ inline constexpr std::int32_t kAuthTypeNone = 0;
 inline constexpr std::int32_t kAuthTypeSasl = 1;
 inline constexpr std::int32_t kAuthTypePolkit = 2;
 
-// VIR_DRV_FEATURE_* values asked through CONNECT_SUPPORTS_FEATURE (§3.3).
+// VIR_DRV_FEATURE_* values asked through CONNECT_SUPPORTS_FEATURE.
 inline constexpr std::int32_t kFeatureProgramKeepAlive = 10;
 inline constexpr std::int32_t kFeatureRemoteEventCallback = 14;
 inline constexpr std::int32_t kFeatureRemoteCloseCallback = 15;
 
-// REMOTE program procedures used by secrets (§3.4, §4).
+// REMOTE program procedures used by secrets (connection-level and secret procedures).
 enum class Proc : std::int32_t {
   kConnectOpen = 1,
   kConnectClose = 2,
@@ -93,7 +93,7 @@ enum class Proc : std::int32_t {
 // CONNECT_OPEN flags: bit 0 asks for a read-only connection.
 inline constexpr std::uint32_t kConnectReadOnly = 1;
 
-// What CONNECT_GET_LIB_VERSION reports: the libvirt release whose protocol is spoken.
-inline constexpr std::uint64_t kLibVersion = 9000000;
+// What CONNECT_GET_LIB_VERSION reports: the libvirt release whose protocol is spoken (12.8.0).
+inline constexpr std::uint64_t kLibVersion = 12008000;
 
 }  // namespace vsecret::rpc

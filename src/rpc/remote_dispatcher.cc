@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "client/uri.h"
+#include "base/uri.h"
 #include "rpc/identity.h"
 #include "rpc/remote_messages.h"
 #include "rpc/remote_proc_table.h"
@@ -11,7 +11,7 @@
 namespace vsecret::rpc {
 namespace {
 
-// libvirtd puts serial 1 in every event MESSAGE (spec §1.4); clients ignore it.
+// libvirtd 9.0 puts serial 1 in every event MESSAGE (libvirt's rpc.rst says 0); clients ignore it.
 constexpr std::uint32_t kEventSerial = 1;
 
 std::unexpected<Error> RpcError(std::string message) {
@@ -87,7 +87,15 @@ Result<WireBuffer> RemoteSession::Dispatch(const Header& call, std::span<const s
   };
 
   if (info->answer != ProcAnswer::kImplemented) {
+    // libvirtd decodes the arguments before it looks at the connection (remote_proc_table.h).
+    std::optional<Error> argument_error;
+    if (info->check != nullptr) {
+      auto checked = info->check(payload);
+      if (!checked) return std::unexpected(checked.error());
+      argument_error = std::move(*checked);
+    }
     if (!open_) return not_open();
+    if (argument_error) return std::unexpected(std::move(*argument_error));
     return std::unexpected(TableAnswer(*info, payload));
   }
 
@@ -224,7 +232,8 @@ Result<WireBuffer> RemoteSession::Open(const Header& call, std::span<const std::
   auto args = DecodePayload<OpenArgs>(payload);
   if (!args) return std::unexpected(args.error());
   if (open_) return InternalError(ErrorDomain::kRpc, "connection already open");
-  // What a secret-only libvirtd answers for names it cannot serve (spec §3.4, probed).
+  // What a secret-only libvirtd answers for names it cannot serve (a NULL name asks it to
+  // probe for a driver, which fails; observed against libvirtd).
   if (!args->name) return InternalError(ErrorDomain::kRpc, "connection not open");
   const std::string& name = *args->name;
   auto no_driver = [](const std::string& shown) {
@@ -306,9 +315,10 @@ Result<WireBuffer> RemoteSession::RegisterEvent(const Header& call, std::span<co
     }
   }
   if (registrations_.size() >= policy_.max_event_callbacks) {
-    return Fail(ErrorCode::kOperationFailed, ErrorDomain::kRpc,
-                "operation failed: too many secret event callbacks on this connection (max_client_event_callbacks " +
-                    std::to_string(policy_.max_event_callbacks) + ")");
+    return Fail(
+        ErrorCode::kOperationFailed, ErrorDomain::kRpc,
+        "operation failed: too many secret event callbacks on this connection (max_client_event_callbacks " +
+            std::to_string(policy_.max_event_callbacks) + ")");
   }
 
   // The bus hands out the id only after registering, so the callback reads it from a shared

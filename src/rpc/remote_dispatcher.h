@@ -1,8 +1,8 @@
 // RemoteSession: the REMOTE program (0x20008086 v1) for one client connection of vsecretd. It
 // turns each CALL into a SecretDriver call and the result into exactly one REPLY frame, and
-// forwards driver events to the client as MESSAGE frames (wire-protocol spec §1.8, §3, §4).
+// forwards driver events to the client as MESSAGE frames.
 //
-// Dispatch mirrors libvirtd 9.0.0: arguments are decoded before the open check; only
+// Dispatch mirrors libvirtd 12.x (and 9.0): arguments are decoded before the open check; only
 // AUTH_LIST, CONNECT_SUPPORTS_FEATURE(10), CONNECT_OPEN and CONNECT_CLOSE work before open;
 // procedures vsecretd does not serve are answered from remote_proc_table.h. Read-only
 // sessions (the -ro socket, or CONNECT_OPEN flag 1) get the driver's "operation forbidden"

@@ -10,29 +10,6 @@
 namespace vsecret::rpc {
 namespace {
 
-// The message template libvirt's error reporting uses for each code (virErrorMsg with a
-// detail): the sent message is the template filled with the detail, str1 is the template and
-// str2 the detail. Codes not listed use the bare "%s".
-struct CodeTemplate {
-  ErrorCode code;
-  std::string_view prefix;
-};
-constexpr std::array kTemplates = {
-    CodeTemplate{ErrorCode::kInternalError, "internal error: "},
-    CodeTemplate{ErrorCode::kNoSupport, "this function is not supported by the connection driver: "},
-    CodeTemplate{ErrorCode::kNoConnect, "no connection driver available for "},
-    CodeTemplate{ErrorCode::kInvalidArg, "invalid argument: "},
-    CodeTemplate{ErrorCode::kXmlError, "XML error: "},
-    CodeTemplate{ErrorCode::kOperationDenied, "operation forbidden: "},
-    CodeTemplate{ErrorCode::kAuthFailed, "authentication failed: "},
-    CodeTemplate{ErrorCode::kOperationInvalid, "Requested operation is not valid: "},
-    CodeTemplate{ErrorCode::kInvalidSecret, "Invalid secret: "},
-    CodeTemplate{ErrorCode::kNoSecret, "Secret not found: "},
-    CodeTemplate{ErrorCode::kConfigUnsupported, "unsupported configuration: "},
-    CodeTemplate{ErrorCode::kAccessDenied, "access denied: "},
-    CodeTemplate{ErrorCode::kXmlInvalidSchema, "XML document failed to validate against schema: "},
-};
-
 void EncodeSecret(XdrEncoder& enc, const SecretRef& s) {
   enc.FixedOpaque(s.uuid.bytes());
   enc.I32(static_cast<std::int32_t>(s.usage_type));
@@ -62,14 +39,14 @@ RemoteError RemoteError::FromError(const Error& error) {
   e.domain = static_cast<std::int32_t>(error.domain());
   e.message = error.message();
   std::string_view msg = error.message();
+  // The sent message is libvirt's template filled with the detail: str1 is the template (the
+  // code's prefix and "%s"), str2 the detail; codes without a prefix use the bare "%s".
   e.str1 = "%s";
   e.str2 = error.message();
-  for (const CodeTemplate& t : kTemplates) {
-    if (t.code == error.code() && msg.starts_with(t.prefix)) {
-      e.str1 = std::string(t.prefix) + "%s";
-      e.str2 = std::string(msg.substr(t.prefix.size()));
-      break;
-    }
+  if (const std::string_view prefix = LibvirtMessagePrefix(error.code());
+      !prefix.empty() && msg.starts_with(prefix)) {
+    e.str1 = std::string(prefix) + "%s";
+    e.str2 = std::string(msg.substr(prefix.size()));
   }
   return e;
 }
@@ -78,7 +55,7 @@ Error RemoteError::ToError() const {
   std::string text = message.value_or("An error occurred, but the cause is unknown");
   auto error_domain = static_cast<ErrorDomain>(domain);
   // libvirt's client turns an "unknown procedure" RPC error into NO_SUPPORT so that callers
-  // can fall back to older procedures (spec §2.3).
+  // can fall back to older procedures.
   if (code == static_cast<std::int32_t>(ErrorCode::kRpc) && level == 2 &&
       (error_domain == ErrorDomain::kRpc || error_domain == ErrorDomain::kRemote) &&
       text.starts_with("unknown procedure")) {

@@ -1,5 +1,5 @@
-// The XDR payloads of the REMOTE program procedures a secret daemon speaks (wire-protocol spec
-// §2.1, §3.4 and §4), plus remote_error. Each struct names its procedure and direction; each
+// The XDR payloads of the REMOTE program procedures a secret daemon speaks (the connection-level
+// and the secret procedures), plus remote_error. Each struct names its procedure and direction; each
 // has an Encode (append to an encoder) and a Decode (sticky-failure read) overload, so a
 // payload is read with DecodePayload<T>() and written into a FrameBuilder.
 //

@@ -1,6 +1,11 @@
-// RpcServer: vsecretd's network side. One epoll loop owns the listening sockets and every client
-// connection; it reads frames, answers keepalive, hands REMOTE calls to the client's
-// RemoteSession and writes replies and events back.
+// RpcServer: vsecretd's network side, as libvirt's virNetServer. One epoll loop owns the
+// listening sockets and every client connection. The server keeps what is shared: listeners,
+// the loop and its timers, admission of new clients (max_clients, peer credentials, the
+// read-write peer check, TLS session setup, the per-connection SessionPolicy) and the
+// accounting every client draws on. Each connection is a ServerClient (rpc/server_client.h,
+// libvirt's virNetServerClient): its transport, frame reassembly, output queue and limits,
+// keepalive and dispatch to its RemoteSession are there; the server turns readiness events
+// into calls on it and closes it when it says so.
 //
 // Calls are dispatched on the loop thread itself. The driver serialises every operation under
 // one mutex, so worker threads would add hand-offs without adding parallelism; what keeps one
@@ -21,7 +26,7 @@
 // AddListener). TLS handshakes are driven by the same loop without blocking; a client that has
 // not finished its handshake within tls_handshake_timeout seconds is dropped, so a slow or
 // silent peer holds one descriptor and nothing else. A finished handshake is answered with the
-// one-byte confirmation libvirt's client waits for (spec §5.5) before any frame. The
+// one-byte confirmation libvirt's client waits for before any frame. The
 // read-write peer check (rw_peer_check) applies to UNIX listeners only: on the network the
 // listener's TLS client-certificate verification and its read-only flag decide.
 //
@@ -41,6 +46,7 @@
 
 #include "driver/secret_driver.h"
 #include "rpc/remote_dispatcher.h"
+#include "rpc/server_client.h"
 #include "rpc/tls_stream.h"
 #include "rpc/unix_socket.h"
 
@@ -104,26 +110,21 @@ class RpcServer {
   std::size_t PendingInputBytes() const { return input_budget_->used(); }
 
  private:
-  struct Client;
   struct Listener {
     UniqueFd fd;
     bool read_only;
     std::shared_ptr<TlsContext> tls;  // null: plain stream
     bool network;                     // TCP rather than UNIX: no peer credentials
   };
-  using Clock = std::chrono::steady_clock;
+  using Clock = ServerClient::Clock;
 
   RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll, UniqueFd wake);
 
   void Accept(Listener& listener);
-  void OnReadable(const std::shared_ptr<Client>& client, bool hangup = false);
-  // Handles the complete frames the client's reader holds, as far as its limits allow.
-  // False when the client was closed.
-  bool ProcessFrames(const std::shared_ptr<Client>& client);
-  void OnWritable(const std::shared_ptr<Client>& client);
-  void HandleMessage(const std::shared_ptr<Client>& client, std::span<const std::uint8_t> message);
+  // Acts on what a client handler asked for; false when the client was closed.
+  bool Handle(ServerClient& client, ServerClient::Next next);
   void CloseClient(int fd);
-  void UpdateInterest(Client& client);
+  // TLS handshake deadlines and server-side keepalive.
   void Tick(Clock::time_point now);
   void DrainWakeups();
   void ServeBufferedTls();
@@ -135,7 +136,7 @@ class RpcServer {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> reload_requested_{false};
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::map<int, std::shared_ptr<Client>> clients_;  // by fd; loop thread only
+  std::map<int, std::shared_ptr<ServerClient>> clients_;  // by fd; loop thread only
   Clock::time_point idle_since_;
   std::shared_ptr<InputBudget> input_budget_;
   std::shared_ptr<std::atomic<std::size_t>> queued_output_;  // sum of every client's queued bytes

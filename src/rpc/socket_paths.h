@@ -1,5 +1,5 @@
 // Where vsecretd's sockets live, and how a client reaches (or starts) the daemon for a URI
-// without ?socket= (wire-protocol spec §5.2 and §5.3).
+// without ?socket=, following the paths and auto-spawn rules of libvirt's client.
 //
 //   system:   /run/libvirt/virtsecretd-sock and virtsecretd-sock-ro (the client names them
 //             /var/run/libvirt/..., as libvirt does; Debian links /var/run to /run)

@@ -85,7 +85,8 @@ Result<std::vector<UniqueFd>> ListenTcp(const TcpListenOptions& options) {
     out.push_back(std::move(fd));
   }
   if (out.empty()) {
-    return Fail(ErrorCode::kSystemError, ErrorDomain::kRpc, "No address to listen on for '" + options.address + "'");
+    return Fail(ErrorCode::kSystemError, ErrorDomain::kRpc,
+                "No address to listen on for '" + options.address + "'");
   }
   return out;
 }

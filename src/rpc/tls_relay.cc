@@ -44,7 +44,8 @@ bool WaitFor(int fd, TlsSession::Status want, Clock::time_point deadline) {
 
 }  // namespace
 
-Result<std::unique_ptr<TlsSession>> TlsClientHandshake(std::shared_ptr<TlsContext> ctx, int fd, int timeout_ms) {
+Result<std::unique_ptr<TlsSession>> TlsClientHandshake(std::shared_ptr<TlsContext> ctx, int fd,
+                                                       int timeout_ms) {
   auto session = TlsSession::Create(std::move(ctx), fd);
   if (!session) return std::unexpected(session.error());
   TlsSession& tls = **session;
@@ -62,18 +63,21 @@ Result<std::unique_ptr<TlsSession>> TlsClientHandshake(std::shared_ptr<TlsContex
     auto r = tls.Read(std::span<std::uint8_t>(&byte, 1));
     if (r.status == TlsSession::Status::kOk) break;
     if (r.status == TlsSession::Status::kClosed) {
-      return RpcFailure("Unable to read TLS confirmation: Input/output error (the server closed the connection)");
+      return RpcFailure(
+          "Unable to read TLS confirmation: Input/output error (the server closed the connection)");
     }
     if (r.status == TlsSession::Status::kError) {
       return RpcFailure("Unable to read TLS confirmation: " + tls.LastError());
     }
     if (!WaitFor(fd, r.status, deadline)) return RpcFailure("Unable to read TLS confirmation: timed out");
   }
-  if (byte != kTlsConfirmation) return RpcFailure("server verification (of our certificate or IP address) failed");
+  if (byte != kTlsConfirmation)
+    return RpcFailure("server verification (of our certificate or IP address) failed");
   return session;
 }
 
-Result<std::pair<std::unique_ptr<TlsRelay>, UniqueFd>> TlsRelay::Start(UniqueFd tcp, std::unique_ptr<TlsSession> tls) {
+Result<std::pair<std::unique_ptr<TlsRelay>, UniqueFd>> TlsRelay::Start(UniqueFd tcp,
+                                                                       std::unique_ptr<TlsSession> tls) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     return SystemError(ErrorDomain::kRpc, errno, "Unable to create socket pair");
@@ -84,7 +88,8 @@ Result<std::pair<std::unique_ptr<TlsRelay>, UniqueFd>> TlsRelay::Start(UniqueFd 
   if (!stop) return SystemError(ErrorDomain::kRpc, errno, "Unable to create eventfd");
   SetNonBlocking(tcp.get(), true);
   SetNonBlocking(mine.get(), true);
-  std::unique_ptr<TlsRelay> relay(new TlsRelay(std::move(tcp), std::move(mine), std::move(stop), std::move(tls)));
+  std::unique_ptr<TlsRelay> relay(
+      new TlsRelay(std::move(tcp), std::move(mine), std::move(stop), std::move(tls)));
   relay->thread_ = std::thread([r = relay.get()] { r->Run(); });
   return std::make_pair(std::move(relay), std::move(theirs));
 }
@@ -148,7 +153,8 @@ void TlsRelay::Run() {
     }
     // down -> local
     while (down_off < down.size()) {
-      ssize_t n = ::send(local_.get(), down.data() + down_off, down.size() - down_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+      ssize_t n =
+          ::send(local_.get(), down.data() + down_off, down.size() - down_off, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) {
         down_off += static_cast<std::size_t>(n);
       } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {

@@ -45,7 +45,7 @@ class TlsRelay final : public TransportHolder {
 
   UniqueFd tcp_;
   UniqueFd local_;
-  UniqueFd stop_;  // eventfd: the destructor's wake-up
+  UniqueFd stop_;                    // eventfd: the destructor's wake-up
   std::unique_ptr<TlsSession> tls_;  // used only by the relay thread once started
   std::thread thread_;
 };
@@ -54,7 +54,8 @@ class TlsRelay final : public TransportHolder {
 // the other end); its stderr is inherited so the user sees ssh's own messages.
 class ChildTransport final : public TransportHolder {
  public:
-  static Result<std::pair<std::unique_ptr<ChildTransport>, UniqueFd>> Spawn(const std::vector<std::string>& argv);
+  static Result<std::pair<std::unique_ptr<ChildTransport>, UniqueFd>> Spawn(
+      const std::vector<std::string>& argv);
   // Waits briefly for the child (it sees EOF once the socket closed), then SIGTERM, SIGKILL.
   ~ChildTransport() override;
 

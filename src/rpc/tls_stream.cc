@@ -78,7 +78,8 @@ int VerifyClient(int preverify_ok, X509_STORE_CTX* store) {
   return 1;
 }
 
-// Both sides: no resumption at all. The server must not send TLS 1.3 tickets (spec §5.5).
+// Both sides: no resumption at all. The server must not send TLS 1.3 tickets: libvirt 9.0's
+// client wakes up on them and fails to read the confirmation byte.
 void CommonSetup(SSL_CTX* ctx) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
@@ -93,7 +94,8 @@ Result<void> LoadCa(SSL_CTX* ctx, const TlsFiles& files) {
   }
   if (!Readable(files.crl_file)) return {};
   FILE* f = std::fopen(files.crl_file.c_str(), "r");
-  if (f == nullptr) return SystemError(ErrorDomain::kRpc, errno, "Unable to open CRL '" + files.crl_file + "'");
+  if (f == nullptr)
+    return SystemError(ErrorDomain::kRpc, errno, "Unable to open CRL '" + files.crl_file + "'");
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   int added = 0;
   while (X509_CRL* crl = PEM_read_X509_CRL(f, nullptr, nullptr, nullptr)) {
@@ -115,7 +117,8 @@ Result<void> LoadIdentity(SSL_CTX* ctx, const TlsFiles& files) {
     return TlsError("Unable to read private key '" + files.key_file + "'");
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    return TlsError("Private key '" + files.key_file + "' does not match certificate '" + files.cert_file + "'");
+    return TlsError("Private key '" + files.key_file + "' does not match certificate '" + files.cert_file +
+                    "'");
   }
   return {};
 }
@@ -205,7 +208,8 @@ Result<std::unique_ptr<TlsSession>> TlsSession::Create(std::shared_ptr<TlsContex
     const std::string& host = ctx->client_config().host;
     if (!host.empty()) {
       unsigned char addr[16];
-      bool is_ip = ::inet_pton(AF_INET, host.c_str(), addr) == 1 || ::inet_pton(AF_INET6, host.c_str(), addr) == 1;
+      bool is_ip =
+          ::inet_pton(AF_INET, host.c_str(), addr) == 1 || ::inet_pton(AF_INET6, host.c_str(), addr) == 1;
       if (is_ip) {
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
       } else {

@@ -5,10 +5,11 @@
 // given), then match its subject DN against an optional allow-list, as libvirtd's
 // tls_allowed_dn_list does. A refused peer is stopped inside the handshake with a TLS alert, so
 // it never reaches the RPC layer and learns nothing about the store. TLS 1.3 session tickets
-// are disabled: the libvirt 9.0 client mistakes them for the confirmation byte (spec §5.5).
+// are disabled: the libvirt 9.0 client mistakes them for the confirmation byte.
 //
 // After a successful server handshake the caller must send the one-byte confirmation
-// kTlsConfirmation as application data before any RPC frame (spec §5.5).
+// kTlsConfirmation as application data before any RPC frame; without it libvirt's client waits
+// forever.
 //
 // Thread-safety: a TlsContext is immutable once created and may be shared by any number of
 // sessions on any threads. A TlsSession is not thread-safe: callers serialise every call on it
@@ -47,9 +48,9 @@ struct TlsServerConfig {
 };
 
 struct TlsClientConfig {
-  TlsFiles files;       // cert_file/key_file may be "" to present no client certificate
-  bool verify = true;   // false = ?no_verify=1: accept any server certificate
-  std::string host;     // checked against the server certificate's SAN/CN (DNS name or IP)
+  TlsFiles files;      // cert_file/key_file may be "" to present no client certificate
+  bool verify = true;  // false = ?no_verify=1: accept any server certificate
+  std::string host;    // checked against the server certificate's SAN/CN (DNS name or IP)
 };
 
 // libvirt's file names inside a pkipath directory (or /etc/pki for the system defaults).

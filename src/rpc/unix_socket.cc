@@ -114,7 +114,11 @@ std::string BoundPath(int fd) {
     return "";
   std::size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
   if (n == 0) return "";
-  if (addr.sun_path[0] == '\0') return "@" + std::string(addr.sun_path + 1, n - 1);
+  if (addr.sun_path[0] == '\0') {
+    std::string abstract = "@";
+    abstract.append(addr.sun_path + 1, n - 1);
+    return abstract;
+  }
   return std::string(addr.sun_path, strnlen(addr.sun_path, n));
 }
 

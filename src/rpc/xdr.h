@@ -1,6 +1,6 @@
 // XDR (RFC 4506) encoding and decoding, limited to what libvirt's RPC uses: 32- and 64-bit
 // integers, fixed opaques, bounded variable opaques and strings, optional-pointer
-// discriminants and array counts (wire-protocol spec §1.6).
+// discriminants and array counts, all big-endian and padded to 4-byte alignment.
 //
 // Buffers holding wire bytes use a wiping allocator: a SET_VALUE call or a GET_VALUE reply
 // carries a secret value, and every frame buffer is treated as if it might.

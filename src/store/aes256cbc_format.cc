@@ -3,13 +3,10 @@
 #include <array>
 
 #include "base/base64.h"
+#include "base/strings.h"
 
 namespace vsecret {
-namespace {
-
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
-
-}  // namespace
+namespace {}  // namespace
 
 Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key,
                                          std::span<const std::uint8_t, kAesBlockBytes> iv,
@@ -45,11 +42,10 @@ DecodeResult DecodeAes256CbcValue(const Keyring* keyring, const SecretBytes& con
   }
   const auto iv = std::span<const std::uint8_t>(raw.span()).first<kAesBlockBytes>();
   const auto ciphertext = raw.span().subspan(kAesBlockBytes);
-  for (const EncryptionKey& key : keyring->keys()) {
-    auto plain = Aes256CbcDecrypt(key.bytes(), iv, ciphertext);
-    if (!plain) return std::unexpected(DecodeError{DecodeError::Kind::kInvalid, plain.error()});
-    if (*plain) return std::move(**plain);
-  }
+  const EncryptionKey& key = keyring->keys().front();
+  auto plain = Aes256CbcDecrypt(key.bytes(), iv, ciphertext);
+  if (!plain) return std::unexpected(DecodeError{DecodeError::Kind::kInvalid, plain.error()});
+  if (*plain) return std::move(**plain);
   return invalid(DecodeError::Kind::kInvalid,
                  "cannot decrypt " + Quoted(path) + ": wrong key or corrupted file");
 }

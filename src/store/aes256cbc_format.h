@@ -1,4 +1,4 @@
-// libvirt 12.1's "<uuid>.aes256cbc" value file (secret-driver spec §3.3), read and written
+// libvirt 12.1's "<uuid>.aes256cbc" value file, read and written
 // byte-compatibly so that a store moves between libvirt and vsecret in both directions.
 //
 //   file    = base64(IV || CIPHERTEXT), one line, no newline, no header, no MAC
@@ -27,12 +27,13 @@ Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key,
 // The same with a fresh random IV.
 Result<SecretBytes> EncodeAes256CbcValue(const EncryptionKey& key, const SecretBytes& value);
 
-// Decodes leniently (as base64 files), then decrypts with each key of keyring in turn. Errors:
+// Decodes leniently (as base64 files), then decrypts with the keyring's first key only (see
+// MakeAes256CbcValueCodec for why not every key). Errors:
 //   decoded size < 16: "Invalid secret: Encrypted secret size '<n>' is invalid" (kInvalid; n is
 //     the decoded size, where libvirt prints an unrelated number)
 //   no key:            "Invalid secret: cannot decrypt '<path>': no encryption key is loaded"
 //                      (kKeyUnavailable)
-//   no key fits:       "Invalid secret: cannot decrypt '<path>': wrong key or corrupted file"
+//   the key does not fit: "Invalid secret: cannot decrypt '<path>': wrong key or corrupted file"
 //                      (kInvalid)
 DecodeResult DecodeAes256CbcValue(const Keyring* keyring, const SecretBytes& content,
                                   const std::string& path);

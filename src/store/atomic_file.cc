@@ -4,13 +4,12 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/strings.h"
 
 namespace vsecret {
 namespace {
 
 constexpr std::string_view kLogWhere = "RewriteFileAtomically";
-
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
 std::string Strerror(int errnum) {
   char buf[256];

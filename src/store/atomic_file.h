@@ -1,5 +1,5 @@
-// Crash-safe replacement of a whole file, following libvirt's virFileRewrite (spec §3.4) plus the
-// directory fsync the reference omits.
+// Crash-safe replacement of a whole file, following libvirt's virFileRewrite (write <target>.new
+// with mode 0600, fsync, close, rename over the target) plus the directory fsync libvirt omits.
 //
 //   1. create "<path>.new" with exactly `mode` (fchmod, whatever the umask)
 //   2. write everything, 3. fsync, 4. close, 5. rename over <path>, 6. fsync the directory

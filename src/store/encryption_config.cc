@@ -1,12 +1,15 @@
 #include "store/encryption_config.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 
 #include "base/log.h"
+#include "base/strings.h"
+#include "conf/virconf.h"
 #include "store/atomic_file.h"
 
 namespace vsecret {
@@ -16,8 +19,6 @@ constexpr std::string_view kLogWhere = "secret_encryption";
 // virConfReadFile's sanity limit.
 constexpr std::size_t kMaxConfBytes = 10 * 1024 * 1024;
 constexpr mode_t kJournalMode = 0600;
-
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
 std::optional<std::string> NonEmptyEnv(const char* name) {
   const char* v = std::getenv(name);
@@ -37,6 +38,12 @@ std::string UserRuntimeDir() {
   if (auto dir = NonEmptyEnv("XDG_RUNTIME_DIR")) return *dir;
   if (auto cache = NonEmptyEnv("XDG_CACHE_HOME")) return *cache;
   return HomeDir() + "/.cache";
+}
+
+// glib's g_get_user_config_dir(): $XDG_CONFIG_HOME, else ~/.config.
+std::string UserConfigDir() {
+  if (auto dir = NonEmptyEnv("XDG_CONFIG_HOME")) return *dir;
+  return HomeDir() + "/.config";
 }
 
 std::string ParentDir(std::string dir) {
@@ -71,9 +78,16 @@ KeyEnvironment KeyEnvironment::FromProcess() {
   return e;
 }
 
+std::string LibvirtSecretConfPath() {
+  if (::geteuid() == 0) return "/etc/libvirt/secret.conf";
+  return UserConfigDir() + "/libvirt/secret.conf";
+}
+
 EncryptionOptions EncryptionOptions::ForStore(const StorePaths& paths) {
   EncryptionOptions o;
   o.secret_conf_path = ParentDir(paths.config_dir) + "/secret.conf";
+  std::string libvirt_path = LibvirtSecretConfPath();
+  if (libvirt_path != *o.secret_conf_path) o.libvirt_secret_conf_path = std::move(libvirt_path);
   o.environment = KeyEnvironment::FromProcess();
   return o;
 }
@@ -134,7 +148,7 @@ Result<std::optional<RotationJournal>> ReadRotationJournal(Env* env, const Store
   auto content = ReadOptionalFile(env, path);
   if (!content) return std::unexpected(content.error());
   if (!*content) return std::optional<RotationJournal>();
-  auto conf = ConfFile::Parse((*content)->AsStringView(), path);
+  auto conf = VirConf::Parse((*content)->AsStringView(), path);
   if (!conf) return std::unexpected(conf.error());
   auto key_path = conf->GetString("pending_key");
   if (!key_path) return std::unexpected(key_path.error());
@@ -173,14 +187,68 @@ Result<void> RemoveRotationJournal(Env* env, const StorePaths& paths) {
   return {};
 }
 
+std::string StoreFormatPath(const StorePaths& paths) {
+  return paths.config_dir + "/" + std::string(kStoreFormatFileName);
+}
+
+Result<ValueFormat> ReadStoreFormat(Env* env, const StorePaths& paths) {
+  const std::string path = StoreFormatPath(paths);
+  auto content = ReadOptionalFile(env, path);
+  if (!content) return std::unexpected(content.error());
+  if (!*content) return ValueFormat::kAes256Cbc;
+  auto conf = VirConf::Parse((*content)->AsStringView(), path);
+  if (!conf) return std::unexpected(conf.error());
+  auto name = conf->GetString("value_format");
+  if (!name) return std::unexpected(name.error());
+  const std::optional<ValueFormat> format = *name ? FormatFromName(**name) : ValueFormat::kAes256Cbc;
+  if (!format || *format == ValueFormat::kBase64) {
+    return Fail(ErrorCode::kConfSyntax, ErrorDomain::kSecret,
+                "internal error: " + path + ": value_format must be \"aes256cbc\" or \"vsenc\", not " +
+                    Quoted(name->value_or("")));
+  }
+  return *format;
+}
+
+Result<void> WriteStoreFormat(Env* env, const StorePaths& paths, ValueFormat format) {
+  const std::string path = StoreFormatPath(paths);
+  if (format != ValueFormat::kSealed) {
+    if (auto removed = env->RemoveFile(path); !removed && removed.error().errnum != ENOENT) {
+      return SystemError(ErrorDomain::kSecret, removed.error().errnum, "cannot unlink " + Quoted(path));
+    }
+    SyncDirOrLog(env, paths.config_dir);
+    return {};
+  }
+  const std::string text =
+      "# Written by vsecret-admin migrate --format vsenc. vsecret encrypts the values of this store\n"
+      "# in its authenticated .vsenc format, which libvirt cannot read: do not let libvirt manage\n"
+      "# this store. `vsecret-admin migrate --format aes256cbc` goes back to libvirt's format.\n"
+      "value_format = \"vsenc\"\n";
+  return RewriteFileAtomically(
+      env, path,
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
+      kJournalMode);
+}
+
 Result<LoadedEncryption> LoadEncryption(const EncryptionOptions& options, const StorePaths& paths, Env* env) {
   LoadedEncryption loaded;
   SecretConf conf;
-  if (options.secret_conf_path) {
-    loaded.conf_path = *options.secret_conf_path;
-    auto read = LoadSecretConf(env, loaded.conf_path);
+  // The store's own secret.conf when it has one, else the one libvirt 12.x reads.
+  for (const std::optional<std::string>* candidate :
+       {&options.secret_conf_path, &options.libvirt_secret_conf_path}) {
+    if (!*candidate) continue;
+    // libvirt skips a file that virFileExists() does not see (stat fails: missing, or behind a
+    // directory the daemon's user cannot search, such as /root for a daemon running as nobody)
+    // and fails on one it sees but cannot read.
+    struct stat st {};
+    if (::stat((*candidate)->c_str(), &st) != 0) continue;
+    auto content = ReadOptionalFile(env, **candidate);
+    if (!content) return std::unexpected(content.error());
+    if (!*content) continue;
+    loaded.conf_path = **candidate;
+    auto read = ParseSecretConf((*content)->AsStringView(), loaded.conf_path);
     if (!read) return std::unexpected(read.error());
     conf = std::move(*read);
+    break;
   }
   if (options.key_path_override) conf.secrets_encryption_key = options.key_path_override;
   bool credential_exists = false;
@@ -196,6 +264,10 @@ Result<LoadedEncryption> LoadEncryption(const EncryptionOptions& options, const 
 
   auto journal = ReadRotationJournal(env, paths);
   if (!journal) return std::unexpected(journal.error());
+  auto store_format = ReadStoreFormat(env, paths);
+  if (!store_format) return std::unexpected(store_format.error());
+  loaded.store_format = *store_format;
+  loaded.write_format = *journal ? ValueFormat::kSealed : *store_format;
   if (!loaded.decision.enabled) {
     if (*journal) {
       Log(LogLevel::kWarning, kLogWhere,

@@ -1,15 +1,25 @@
 // Where the encryption settings come from and which key is used: secret.conf plus libvirt 12.1's
-// key decision (secret-driver spec §4), and vsecret's rotation journal.
+// key decision, and vsecret's rotation journal.
 //
-// secret.conf lives next to the store's config directory, which is where libvirt looks for it in
-// every mode it has:
-//   system   /etc/libvirt/secrets                 -> /etc/libvirt/secret.conf
-//   session  $XDG_CONFIG_HOME/libvirt/secrets     -> $XDG_CONFIG_HOME/libvirt/secret.conf
-//   embedded DIR/etc/secrets (vsecretd --root DIR) -> DIR/etc/secret.conf
-// (libvirt itself reads the system or session file even for an embedded root; vsecret keeps an
-// embedded root self-contained instead).
+// Which secret.conf. libvirt 12.x reads /etc/libvirt/secret.conf when it runs as root and
+// $XDG_CONFIG_HOME/libvirt/secret.conf (~/.config/...) otherwise, in every mode, embedded
+// (secret:///embed?root=DIR) included. vsecret reads the same file, except that a store may
+// carry its own secret.conf next to its config directory, which then takes its place as a whole:
+//   system   /etc/libvirt/secrets                  -> /etc/libvirt/secret.conf (the same file)
+//   session  $XDG_CONFIG_HOME/libvirt/secrets      -> $XDG_CONFIG_HOME/libvirt/secret.conf (same)
+//   embedded DIR/etc/secrets (vsecretd --root DIR) -> DIR/etc/secret.conf if it exists, else
+//                                                     libvirt's file above
+// (a store-local file is a vsecret addition: libvirt 12.x ignores it, so a root shared with
+// libvirt should rely on libvirt's file).
 //
-// Key decision (spec §4.2), with P = secrets_encryption_key, E = encrypt_data and
+// Which encrypted format. Values are encrypted in libvirt 12.x's <uuid>.aes256cbc, so that
+// libvirt can take the store over at any time, unless the store opted in to vsecret's
+// authenticated <uuid>.vsenc: <config_dir>/vsecret-store.conf with `value_format = "vsenc"`
+// (written by `vsecret-admin migrate --format vsenc`; libvirt ignores the file, and cannot read
+// the values). While a key rotation is pending, new values are written as .vsenc whatever the
+// store's format, because .vsenc names its key and .aes256cbc does not.
+//
+// Key decision (libvirt 12.1's), with P = secrets_encryption_key, E = encrypt_data and
 // C = $CREDENTIALS_DIRECTORY/secrets-encryption-key when that variable is set and the file exists:
 //   1. key path = P if set, else C if it exists, else unset;
 //   2. E unset: encryption is on exactly when there is a key path;
@@ -40,6 +50,7 @@ namespace vsecret {
 
 inline constexpr std::string_view kCredentialName = "secrets-encryption-key";
 inline constexpr std::string_view kRotationJournalName = "vsecret-rotation.conf";
+inline constexpr std::string_view kStoreFormatFileName = "vsecret-store.conf";
 
 // The parts of the process environment the key decision reads.
 struct KeyEnvironment {
@@ -52,11 +63,13 @@ struct KeyEnvironment {
 struct EncryptionOptions {
   // secret.conf to read; nullopt means none (every setting unset). A missing file is fine.
   std::optional<std::string> secret_conf_path;
+  // Read instead when secret_conf_path does not exist: the file libvirt 12.x reads.
+  std::optional<std::string> libvirt_secret_conf_path;
   KeyEnvironment environment;
   // Takes the place of secrets_encryption_key from secret.conf (vsecret-admin --key).
   std::optional<std::string> key_path_override;
 
-  // secret.conf next to paths.config_dir (see above) and the process environment.
+  // secret.conf next to paths.config_dir, then libvirt's (see above), and the process environment.
   static EncryptionOptions ForStore(const StorePaths& paths);
   // No secret.conf and an empty environment: encryption stays off.
   static EncryptionOptions Disabled();
@@ -92,14 +105,27 @@ Result<std::optional<RotationJournal>> ReadRotationJournal(Env* env, const Store
 Result<void> WriteRotationJournal(Env* env, const StorePaths& paths, const RotationJournal& journal);
 Result<void> RemoveRotationJournal(Env* env, const StorePaths& paths);
 
+// libvirt's secret.conf for this process: /etc/libvirt/secret.conf as root, else
+// $XDG_CONFIG_HOME/libvirt/secret.conf.
+std::string LibvirtSecretConfPath();
+
+// The store's encrypted format: .aes256cbc unless <config_dir>/vsecret-store.conf says
+// value_format = "vsenc". A malformed file is an error naming it.
+Result<ValueFormat> ReadStoreFormat(Env* env, const StorePaths& paths);
+// kSealed writes the opt-in file (atomically, mode 0600); any other format removes it.
+Result<void> WriteStoreFormat(Env* env, const StorePaths& paths, ValueFormat format);
+
 // Everything the store needs, resolved.
 struct LoadedEncryption {
-  std::string conf_path;  // "" when there was none
+  std::string conf_path;  // the secret.conf read; "" when there was none
   EncryptionDecision decision;
   std::shared_ptr<const Keyring> keyring;   // null when encryption is off
   std::optional<RotationJournal> rotation;  // a rotation in progress (its key is in keyring)
 
-  ValueProtection protection() const { return ValueProtection{decision.enabled, keyring}; }
+  ValueFormat store_format = ValueFormat::kAes256Cbc;  // ReadStoreFormat
+  ValueFormat write_format = ValueFormat::kAes256Cbc;  // store_format, or kSealed during a rotation
+
+  ValueProtection protection() const { return ValueProtection{decision.enabled, keyring, write_format}; }
 };
 
 // secret.conf, the decision, the key file and, when encrypting, the rotation journal's key.

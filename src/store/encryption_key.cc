@@ -6,14 +6,13 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "base/strings.h"
 #include "store/cipher.h"
 
 namespace vsecret {
 namespace {
 
 constexpr std::string_view kKeyIdLabel = "vsecret key id v1";
-
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "conf/secret_xml.h"
 #include "store/atomic_file.h"
 #include "store/sealed_format.h"
@@ -22,7 +23,12 @@ constexpr std::string_view kDefinitionExtension = ".xml";
 constexpr std::string_view kPidFileName = "driver.pid";
 constexpr std::string_view kLogWhere = "SecretStore";
 
-std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Whether path may name a file: anything but ENOENT/ENOTDIR counts, so that an unreadable
+// encrypted file is never taken for an absent one.
+bool MayExist(Env* env, const std::string& path) {
+  auto file = env->NewReadableFile(path);
+  return file.has_value() || (file.error().errnum != ENOENT && file.error().errnum != ENOTDIR);
+}
 
 std::string Strerror(int errnum) {
   char buf[256];
@@ -146,6 +152,7 @@ Result<SecretStore::Listing> SecretStore::List() const {
       std::string stem = entry.name.substr(0, entry.name.size() - ext.size());
       bool regular = entry.type == DirEntry::Type::kRegular;
       listing.value_formats[stem] |= FormatBit(format);
+      if (format != ValueFormat::kBase64) holds_encrypted_ = true;
       auto [it, inserted] = listing.value_files.try_emplace(std::move(stem), regular);
       if (!inserted) it->second = it->second && regular;
     }
@@ -271,6 +278,20 @@ Result<void> SecretStore::WriteDefinition(const SecretDef& def) {
 }
 
 Result<void> SecretStore::WriteValue(const Uuid& uuid, const SecretBytes& value) {
+  if (!protection_.encrypt) {
+    bool encrypted = holds_encrypted_.load(std::memory_order_relaxed);
+    for (ValueFormat format : {ValueFormat::kSealed, ValueFormat::kAes256Cbc}) {
+      encrypted = encrypted || MayExist(env_, ValuePath(uuid, format));
+    }
+    if (encrypted) {
+      holds_encrypted_ = true;
+      return Fail(ErrorCode::kOperationInvalid, ErrorDomain::kSecret,
+                  "Requested operation is not valid: the secrets in " + Quoted(paths_.config_dir) +
+                      " are encrypted but no encryption key is loaded; refusing to store the value of "
+                      "secret " +
+                      Quoted(uuid.ToString()) + " in the clear");
+    }
+  }
   return WriteValueFile(uuid, value, write_format(), /*sync_dir=*/true);
 }
 
@@ -283,6 +304,7 @@ Result<void> SecretStore::WriteValueFile(const Uuid& uuid, const SecretBytes& va
       !written) {
     return written;
   }
+  if (format != ValueFormat::kBase64) holds_encrypted_ = true;
   if (!sync_dir) return {};
   // A value must live in exactly one format; a leftover file of another format would shadow or
   // resurrect an old value on the next load.

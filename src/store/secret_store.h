@@ -1,9 +1,10 @@
-// SecretStore: libvirt's on-disk layout for one driver instance (secret-driver spec §3).
+// SecretStore: libvirt's on-disk layout for one driver instance.
 //
 //   <config_dir>/<uuid>.xml        canonical XML of a persistent secret (mode 0600)
 //   <config_dir>/<uuid>.base64     its value, base64, one line, no newline (mode 0600)
-//   <config_dir>/<uuid>.aes256cbc  its value encrypted the libvirt 12.1 way (read, and written on export)
-//   <config_dir>/<uuid>.vsenc      its value sealed with AES-256-GCM (written when encrypting)
+//   <config_dir>/<uuid>.aes256cbc  its value encrypted the libvirt 12.1 way (written when encrypting)
+//   <config_dir>/<uuid>.vsenc      its value sealed with AES-256-GCM (written when encrypting a
+//                                  store that opted in to it, and during a key rotation)
 //   <state_dir>/driver.pid         exclusive instance lock, holds the decimal pid, no newline
 //
 // Which value format is written, and which keys decrypt, is the ValueProtection set on the store
@@ -19,6 +20,7 @@
 // (bulk loading and conversion do) as long as nothing else mutates the store meanwhile.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -69,10 +71,14 @@ class SecretStore {
   // concurrent reads: the caller serialises, as for every other call.
   void SetValueProtection(ValueProtection protection);
   const ValueProtection& value_protection() const { return protection_; }
-  // .vsenc when encrypting, .base64 otherwise.
+  // The protection's encrypted format when encrypting, .base64 otherwise.
   ValueFormat write_format() const {
-    return protection_.encrypt ? ValueFormat::kSealed : ValueFormat::kBase64;
+    return protection_.encrypt ? protection_.encrypted_format : ValueFormat::kBase64;
   }
+  // Whether an encrypted value file (.aes256cbc or .vsenc) has been seen in the config dir by
+  // List() or written since the store was opened. While it is true and the store does not
+  // encrypt, WriteValue refuses to write a value in the clear (see there).
+  bool holds_encrypted_values() const { return holds_encrypted_.load(std::memory_order_relaxed); }
 
   // One pass over the config dir: the definition files, and which secrets have value files.
   struct Listing {
@@ -126,7 +132,12 @@ class SecretStore {
   // on failure the previous file is intact and no "<name>.new" is left behind.
   Result<void> WriteDefinition(const SecretDef& def);
   // Writes the value file in write_format(), then removes value files of the other formats
-  // (errors ignored).
+  // (errors ignored). When the store does not encrypt (no key loaded, or encrypt_data = 0) but
+  // holds encrypted values (holds_encrypted_values(), or an encrypted file of this very secret),
+  // nothing is written and nothing removed: "Requested operation is not valid: the secrets in
+  // '<config_dir>' are encrypted but no encryption key is loaded; refusing to store the value of
+  // secret '<uuid>' in the clear" (OPERATION_INVALID). libvirt 12.x writes the .base64 file and
+  // deletes the encrypted one.
   Result<void> WriteValue(const Uuid& uuid, const SecretBytes& value);
   // For bulk rewrites: writes the value file of `format` (temp file, fsync, rename) and, unless
   // sync_dir, neither fsyncs the directory nor removes the other formats. The caller then calls
@@ -159,6 +170,8 @@ class SecretStore {
   Env* env_;  // not owned; outlives the store
   std::unique_ptr<PidFileLock> lock_;
   ValueProtection protection_;
+  // See holds_encrypted_values(); atomic because bulk conversion writes distinct UUIDs in parallel.
+  mutable std::atomic<bool> holds_encrypted_ = false;
   // One codec per format, rebuilt by SetValueProtection around protection_.keyring.
   std::unique_ptr<ValueCodec> base64_codec_;
   std::unique_ptr<ValueCodec> cbc_codec_;

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "store/atomic_file.h"
 #include "store/systemd_creds.h"
 
@@ -17,11 +18,9 @@ constexpr std::string_view kLogWhere = "store_maintenance";
 constexpr std::size_t kBatch = 256;
 constexpr mode_t kKeyFileMode = 0600;
 
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
-
 std::string FoundLabel(const SecretStore::StoredValue& stored) {
   std::string label(FormatName(stored.format));
-  if (stored.key_id) label += " " + KeyIdToHex(*stored.key_id);
+  if (stored.key_id) label.append(" ").append(KeyIdToHex(*stored.key_id));
   return label;
 }
 
@@ -243,7 +242,10 @@ Result<RotationReport> RotateKey(SecretStore& store, const LoadedEncryption& cur
   std::vector<EncryptionKey> keys;
   keys.push_back(configured.Clone());
   keys.push_back(new_key->Clone());
-  store.SetValueProtection(ValueProtection{true, std::make_shared<const Keyring>(std::move(keys), 1)});
+  // .vsenc names its key, so a half-rotated store stays unambiguous: .aes256cbc files are all
+  // under the configured key (the keyring's first), .vsenc files say which key they need.
+  store.SetValueProtection(
+      ValueProtection{true, std::make_shared<const Keyring>(std::move(keys), 1), ValueFormat::kSealed});
   RotationReport report;
   auto converted = ConvertValues(store, ValueFormat::kSealed, progress);
   if (!converted) return std::unexpected(converted.error());
@@ -270,7 +272,18 @@ Result<RotationReport> RotateKey(SecretStore& store, const LoadedEncryption& cur
   if (auto removed = RemoveRotationJournal(env, paths); !removed) return std::unexpected(removed.error());
   std::vector<EncryptionKey> only_new;
   only_new.push_back(std::move(*new_key));
-  store.SetValueProtection(ValueProtection{true, std::make_shared<const Keyring>(std::move(only_new), 0)});
+  store.SetValueProtection(
+      ValueProtection{true, std::make_shared<const Keyring>(std::move(only_new), 0), current.store_format});
+
+  // 5. Back to the store's own format (libvirt's .aes256cbc unless it opted in to .vsenc), now
+  //    that a single key is in use. Values this step cannot rewrite stay readable as .vsenc.
+  if (current.store_format != ValueFormat::kSealed) {
+    auto back = ConvertValues(store, current.store_format, progress);
+    if (!back) return std::unexpected(back.error());
+    report.values.failures = std::move(back->failures);
+    report.reformatted = back->rewritten;
+    if (!report.values.failures.empty()) return report;
+  }
   report.completed = true;
   return report;
 }

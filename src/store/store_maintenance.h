@@ -67,13 +67,19 @@ struct RotationRequest {
 
 struct RotationReport {
   MaintenanceReport values;
-  bool completed = false;  // false: values failed; the journal stays and both keys stay in use
+  // false: values failed. Before the key is installed (installed_at empty) the journal stays and
+  // both keys stay in use; after it, the failures are values left as .vsenc under the new key
+  // that `vsecret-admin migrate` moves back to the store's format once fixed.
+  bool completed = false;
   std::string installed_at;
+  std::size_t reformatted = 0;  // values moved back from .vsenc to the store's format (step 5)
 };
 
 // Re-seals every value under the new key and installs it (see the file comment for the order
-// of steps). `current` is what LoadEncryption returned for this store; encryption must be on.
-// Resumes an interrupted rotation to the same key; refuses one to a different key.
+// of steps). Values are re-sealed as .vsenc, which names its key, and once the new key is the
+// only one in use, a store whose format is .aes256cbc (ReadStoreFormat) is rewritten in it. `current` is what
+// LoadEncryption returned for this store; encryption must be on. Resumes an interrupted rotation to the same
+// key; refuses one to a different key.
 Result<RotationReport> RotateKey(SecretStore& store, const LoadedEncryption& current,
                                  const RotationRequest& request, const ProgressCallback& progress);
 

@@ -9,12 +9,11 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "base/strings.h"
 #include "store/atomic_file.h"
 
 namespace vsecret {
 namespace {
-
-std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
 // Writes all of data to fd, ignoring SIGPIPE's default action for the duration (a child that
 // exits early must give an error, not kill us).

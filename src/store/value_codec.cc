@@ -34,7 +34,7 @@ class Aes256CbcValueCodec final : public ValueCodec {
 
   Result<SecretBytes> Encode(const Uuid& /*uuid*/, const SecretBytes& value) const override {
     if (!keyring_) return NoWriteKey(format());
-    return EncodeAes256CbcValue(keyring_->write_key(), value);
+    return EncodeAes256CbcValue(keyring_->keys().front(), value);
   }
 
   DecodeResult Decode(const Uuid& /*uuid*/, const SecretBytes& content,

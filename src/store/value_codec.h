@@ -1,6 +1,6 @@
 // ValueCodec: how a secret value is turned into the content of its value file and back.
 //
-// The format of a value file is identified by its extension (secret-driver spec §3.2, §3.3):
+// The format of a value file is identified by its extension:
 //   "<uuid>.base64"     plain base64 (libvirt, every version)
 //   "<uuid>.aes256cbc"  base64 of IV || AES-256-CBC ciphertext, no authentication (libvirt 12.1+)
 //   "<uuid>.vsenc"      vsecret's authenticated format, AES-256-GCM (store/sealed_format.h)
@@ -75,16 +75,22 @@ class ValueCodec {
 // "<uuid>.base64": standard alphabet with padding, one line, no newline; decoding skips every
 // byte outside the alphabet (glib semantics), so it never fails.
 std::unique_ptr<ValueCodec> MakeBase64ValueCodec();
-// "<uuid>.aes256cbc" with the keyring's write key; decoding tries every key of the keyring in
-// order (the format has no key id). A null keyring decodes nothing and encodes nothing.
+// "<uuid>.aes256cbc" with the keyring's write key; decoding uses the keyring's first key (the
+// configured one) only: the format has no key id, and a wrong key passes CBC's padding check
+// about once in 256 tries, so trying several keys would sometimes return garbage. (A rotation
+// therefore moves values through .vsenc; see store/store_maintenance.h.) A null keyring decodes
+// nothing and encodes nothing.
 std::unique_ptr<ValueCodec> MakeAes256CbcValueCodec(std::shared_ptr<const Keyring> keyring);
 // "<uuid>.vsenc" with the keyring's write key; decoding picks the key by the file's key id.
 std::unique_ptr<ValueCodec> MakeSealedValueCodec(std::shared_ptr<const Keyring> keyring);
 
 // What the store writes and which keys it reads with. `encrypt` without a keyring is invalid.
 struct ValueProtection {
-  bool encrypt = false;                    // write .vsenc (true) or .base64 (false)
+  bool encrypt = false;                    // write encrypted_format (true) or .base64 (false)
   std::shared_ptr<const Keyring> keyring;  // null: encrypted files cannot be read
+  // The encrypted format written: libvirt 12.x's .aes256cbc unless the store opted in to .vsenc
+  // (store/encryption_config.h), or a key rotation is in progress.
+  ValueFormat encrypted_format = ValueFormat::kAes256Cbc;
 };
 
 }  // namespace vsecret

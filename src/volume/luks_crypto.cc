@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "volume/gcrypt_hash.h"
+
 namespace vsecret::volume {
 namespace {
 
@@ -30,9 +32,13 @@ struct HashInfo {
 };
 
 constexpr HashInfo kHashes[] = {
-    {HashAlgo::kSha1, "sha1", "SHA1", 20},       {HashAlgo::kSha224, "sha224", "SHA224", 28},
-    {HashAlgo::kSha256, "sha256", "SHA256", 32}, {HashAlgo::kSha384, "sha384", "SHA384", 48},
-    {HashAlgo::kSha512, "sha512", "SHA512", 64}, {HashAlgo::kRipemd160, "ripemd160", "RIPEMD160", 20},
+    {HashAlgo::kSha1, "sha1", "SHA1", 20},
+    {HashAlgo::kSha224, "sha224", "SHA224", 28},
+    {HashAlgo::kSha256, "sha256", "SHA256", 32},
+    {HashAlgo::kSha384, "sha384", "SHA384", 48},
+    {HashAlgo::kSha512, "sha512", "SHA512", 64},
+    {HashAlgo::kRipemd160, "ripemd160", "RIPEMD160", 20},
+    {HashAlgo::kWhirlpool, "whirlpool", "WHIRLPOOL", 64},
 };
 
 const HashInfo& Info(HashAlgo algo) {
@@ -242,19 +248,44 @@ void Diffuse(EVP_MD_CTX* ctx, const EVP_MD* md, std::size_t digest_size, std::ui
   SecureWipe(digest, sizeof digest);
 }
 
+// Diffuse through libgcrypt, for the hashes OpenSSL cannot fetch.
+Result<void> GcryptDiffuse(HashAlgo hash, std::uint8_t* buf, std::size_t len) {
+  const std::size_t digest_size = HashDigestSize(hash);
+  std::uint8_t digest[64];
+  const std::size_t pieces = (len + digest_size - 1) / digest_size;
+  for (std::size_t j = 0; j < pieces; ++j) {
+    const std::size_t piece = std::min(digest_size, len - j * digest_size);
+    const std::uint8_t be[4] = {static_cast<std::uint8_t>(j >> 24), static_cast<std::uint8_t>(j >> 16),
+                                static_cast<std::uint8_t>(j >> 8), static_cast<std::uint8_t>(j)};
+    if (Result<void> r = GcryptHash(HashName(hash), be, {buf + j * digest_size, piece}, digest); !r) {
+      SecureWipe(digest, sizeof digest);
+      return r;
+    }
+    std::memcpy(buf + j * digest_size, digest, piece);
+  }
+  SecureWipe(digest, sizeof digest);
+  return {};
+}
+
 // The shared accumulate-and-diffuse chain of AF split and merge over the first stripes-1 blocks.
 Result<SecretBytes> AfChain(std::span<const std::uint8_t> material, std::size_t n, std::uint32_t stripes,
                             HashAlgo hash) {
   MdPtr md = FetchMd(hash);
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  if (!md || !ctx) return CryptoFailure("hash '" + std::string(HashName(hash)) + "' is not available");
+  const bool gcrypt = !md && GcryptDigestSize(HashName(hash)) == HashDigestSize(hash);
+  if ((!md && !gcrypt) || !ctx)
+    return CryptoFailure("hash '" + std::string(HashName(hash)) + "' is not available");
   SecretBytes acc;
   acc.Resize(n);
   std::memset(acc.data(), 0, n);
   for (std::uint32_t i = 0; i + 1 < stripes; ++i) {
     const std::uint8_t* stripe = material.data() + static_cast<std::size_t>(i) * n;
     for (std::size_t k = 0; k < n; ++k) acc.data()[k] ^= stripe[k];
-    Diffuse(ctx.get(), md.get(), HashDigestSize(hash), acc.data(), n);
+    if (!gcrypt) {
+      Diffuse(ctx.get(), md.get(), HashDigestSize(hash), acc.data(), n);
+    } else if (Result<void> r = GcryptDiffuse(hash, acc.data(), n); !r) {
+      return std::unexpected(r.error());
+    }
   }
   return acc;
 }
@@ -273,6 +304,7 @@ std::size_t HashDigestSize(HashAlgo hash) { return Info(hash).digest_size; }
 
 Result<void> HashBytes(HashAlgo hash, std::span<const std::uint8_t> data, std::span<std::uint8_t> out) {
   MdPtr md = FetchMd(hash);
+  if (!md && out.size() >= HashDigestSize(hash)) return GcryptHash(HashName(hash), {}, data, out);
   if (!md || out.size() < HashDigestSize(hash))
     return CryptoFailure("cannot compute " + std::string(HashName(hash)));
   unsigned len = 0;
@@ -299,7 +331,8 @@ Result<void> Pbkdf2(HashAlgo hash, std::span<const std::uint8_t> password, std::
       break;
   }
   MdPtr md = FetchMd(hash);
-  if (!md || iterations > static_cast<std::uint32_t>(INT_MAX) ||
+  if (!md) return GcryptPbkdf2(HashName(hash), password, salt, iterations, out);
+  if (iterations > static_cast<std::uint32_t>(INT_MAX) ||
       PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(password.data()), static_cast<int>(password.size()),
                         salt.data(), static_cast<int>(salt.size()), static_cast<int>(iterations), md.get(),
                         static_cast<int>(out.size()), out.data()) != 1) {

@@ -1,11 +1,12 @@
-// The key-derivation half of LUKS1 (volume-encryption spec §2.3): hash lookup, PBKDF2-HMAC,
+// The key-derivation half of LUKS1: hash lookup, PBKDF2-HMAC,
 // iteration calibration and the anti-forensic (AF) splitter.
 //
 // PBKDF2 for sha1/sha256/sha512 runs a dedicated loop over OpenSSL's block functions with the
 // HMAC pads precomputed, because unlock time is PBKDF2 time: OpenSSL's generic
 // PKCS5_PBKDF2_HMAC spends about half of each iteration in EVP bookkeeping, which would make a
 // volume calibrated by qemu (nettle) take ~1.8x longer to open here than in qemu. Other hashes
-// use PKCS5_PBKDF2_HMAC. Known-answer tests hold both paths to RFC 6070 / RFC 7914 vectors.
+// use PKCS5_PBKDF2_HMAC, or libgcrypt's PBKDF2 for a hash OpenSSL cannot fetch. Known-answer tests hold both
+// paths to RFC 6070 / RFC 7914 vectors.
 #pragma once
 
 #include <chrono>
@@ -20,7 +21,9 @@
 
 namespace vsecret::volume {
 
-enum class HashAlgo { kSha1, kSha224, kSha256, kSha384, kSha512, kRipemd160 };
+// whirlpool is computed by libgcrypt (gcrypt_hash.h): OpenSSL 3 keeps it in the legacy provider.
+// qemu has no whirlpool, so it is for opening cryptsetup's volumes, never for creating.
+enum class HashAlgo { kSha1, kSha224, kSha256, kSha384, kSha512, kRipemd160, kWhirlpool };
 
 // LUKS hash-spec names ("sha256"); nullopt for names vsecret cannot compute (md5 is refused, as
 // cryptsetup refuses it).

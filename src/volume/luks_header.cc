@@ -7,7 +7,7 @@ namespace {
 
 constexpr std::uint8_t kMagic[6] = {'L', 'U', 'K', 'S', 0xBA, 0xBE};
 
-// Field offsets (spec §2.1).
+// Field offsets of the LUKS1 header (all integers big-endian).
 constexpr std::size_t kOffVersion = 6;
 constexpr std::size_t kOffCipherName = 8;
 constexpr std::size_t kOffCipherMode = 40;
@@ -64,6 +64,10 @@ LuksVersion ProbeLuks(std::span<const std::uint8_t> start) {
   return LuksVersion::kOther;
 }
 
+bool HasLuksMagic(std::span<const std::uint8_t> start) {
+  return start.size() >= sizeof kMagic && std::memcmp(start.data(), kMagic, sizeof kMagic) == 0;
+}
+
 Result<LuksHeader> ParseLuksHeader(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < kLuksHeaderSize || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     return Corrupt("Volume is not in LUKS format");
@@ -112,9 +116,13 @@ Result<void> ValidateLuksHeader(const LuksHeader& h) {
   if (h.key_bytes == 0 || h.key_bytes > 128) {
     return Corrupt("LUKS header key size " + std::to_string(h.key_bytes) + " is not supported");
   }
-  if (h.mk_digest_iterations == 0) return Corrupt("LUKS header master key iteration count is zero");
-  const std::uint64_t header_sectors = (kLuksHeaderSize + kLuksSectorSize - 1) / kLuksSectorSize;
-  const std::uint64_t material = h.SlotMaterialSectors();
+  // qemu's rules and order (qcrypto_block_luks_check_header): the first 4 KiB belong to the
+  // header, and a slot's extent is its material rounded up to those 8 sectors.
+  const std::uint64_t header_sectors = kLuksAlignSectors;
+  if (h.payload_offset < header_sectors) return Corrupt("LUKS payload is overlapping with the header");
+  if (h.mk_digest_iterations == 0) return Corrupt("LUKS key iteration count is zero");
+  const std::uint64_t material =
+      (std::uint64_t{h.SlotMaterialSectors()} + header_sectors - 1) / header_sectors * header_sectors;
   for (std::size_t i = 0; i < kLuksNumKeySlots; ++i) {
     const LuksKeySlot& a = h.slots[i];
     const std::string n = std::to_string(i);

@@ -1,4 +1,4 @@
-// LUKS1 on-disk header: parse, validate, serialise (volume-encryption spec §2.1-2.2, §2.4).
+// LUKS1 on-disk header: parse, validate, serialise.
 //
 // The header is 592 bytes of big-endian fixed fields followed by eight 48-byte key-slot
 // descriptors. This file knows the layout and the structural rules qemu 7.2 and cryptsetup 2.6
@@ -59,11 +59,16 @@ enum class LuksVersion { kNotLuks, kLuks1, kLuks2, kOther };
 
 // Looks only at the magic and version (the first 8 bytes; fewer means not LUKS).
 LuksVersion ProbeLuks(std::span<const std::uint8_t> start);
+// True when start begins with the 6-byte LUKS magic. A file that does is a LUKS volume whatever
+// else is wrong with it (truncated, damaged, a version this build does not read): it is never
+// plaintext.
+bool HasLuksMagic(std::span<const std::uint8_t> start);
 
 // Parses and validates the first kLuksHeaderSize bytes. Errors (code kInternalError, domain
 // kStorage) use qemu's wording, e.g. "Volume is not in LUKS format", "LUKS version 2 is not
 // supported", "Keyslot 0 is corrupted (stripes 2000 != 4000)", "Keyslots 0 and 1 are overlapping
-// in the header", "Keyslot 0 is overlapping with the encrypted payload". Headers embedded in qcow2
+// in the header", "Keyslot 0 is overlapping with the encrypted payload", "LUKS payload is
+// overlapping with the header", "LUKS key iteration count is zero". Headers embedded in qcow2
 // obey the same rules (their payload offset is the embedded header's length).
 Result<LuksHeader> ParseLuksHeader(std::span<const std::uint8_t> bytes);
 // The structural rules alone (ParseLuksHeader applies them); callers also run it on headers they

@@ -9,26 +9,17 @@ namespace {
 
 std::uint64_t RoundUpSector(std::uint64_t n) { return (n + kSectorSize - 1) / kSectorSize * kSectorSize; }
 
-Result<void> CheckRange(std::uint64_t offset, std::size_t len, std::uint64_t capacity) {
-  if (offset > capacity || len > capacity - offset) {
-    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kStorage,
-                "invalid argument: range " + std::to_string(offset) + "+" + std::to_string(len) +
-                    " is beyond the volume capacity " + std::to_string(capacity));
-  }
-  return {};
-}
-
 }  // namespace
 
 CipherPool::Lease::~Lease() {
   if (!cipher_) return;
-  std::lock_guard<std::mutex> lock(pool_->mutex_);
+  MutexLock lock(pool_->mutex_);
   pool_->idle_.push_back(std::move(cipher_));
 }
 
 Result<CipherPool::Lease> CipherPool::Acquire() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (!idle_.empty()) {
       std::unique_ptr<SectorCipher> cipher = std::move(idle_.back());
       idle_.pop_back();
@@ -90,14 +81,14 @@ Result<std::unique_ptr<LuksImage>> LuksImage::Open(std::unique_ptr<BlockFile> fi
 }
 
 Result<void> LuksImage::Read(std::uint64_t offset, std::span<std::uint8_t> out) {
-  if (Result<void> r = CheckRange(offset, out.size(), capacity_); !r) return r;
+  if (Result<void> r = CheckImageRange(offset, out.size(), capacity_); !r) return r;
   Result<CipherPool::Lease> cipher = ciphers_.Acquire();
   if (!cipher) return std::unexpected(cipher.error());
   return ReadEncrypted(*file_, *cipher->operator->(), payload_bytes(), 0, offset, out);
 }
 
 Result<void> LuksImage::Write(std::uint64_t offset, std::span<const std::uint8_t> data) {
-  if (Result<void> r = CheckRange(offset, data.size(), capacity_); !r) return r;
+  if (Result<void> r = CheckImageRange(offset, data.size(), capacity_); !r) return r;
   Result<CipherPool::Lease> cipher = ciphers_.Acquire();
   if (!cipher) return std::unexpected(cipher.error());
   return WriteEncrypted(*file_, *cipher->operator->(), payload_bytes(), 0, offset, data);
@@ -105,7 +96,7 @@ Result<void> LuksImage::Write(std::uint64_t offset, std::span<const std::uint8_t
 
 Result<void> LuksImage::WriteClobbering(std::uint64_t offset, std::span<std::uint8_t> data) {
   if (offset % kSectorSize != 0 || data.size() % kSectorSize != 0) return Write(offset, data);
-  if (Result<void> r = CheckRange(offset, data.size(), capacity_); !r) return r;
+  if (Result<void> r = CheckImageRange(offset, data.size(), capacity_); !r) return r;
   Result<CipherPool::Lease> cipher = ciphers_.Acquire();
   if (!cipher) return std::unexpected(cipher.error());
   if (Result<void> r = (*cipher)->Encrypt(offset / kSectorSize, data); !r) return r;
@@ -113,7 +104,7 @@ Result<void> LuksImage::WriteClobbering(std::uint64_t offset, std::span<std::uin
 }
 
 Result<void> LuksImage::Resize(std::uint64_t new_capacity) {
-  // The header never changes: only the payload grows or shrinks (spec §11 statement 36).
+  // The header never changes: only the payload grows or shrinks, as with qemu-img resize.
   const std::uint64_t rounded = RoundUpSector(new_capacity);
   if (Result<void> r = file_->Resize(payload_bytes() + rounded); !r) return r;
   capacity_ = rounded;

@@ -1,5 +1,5 @@
 // Raw LUKS1 volumes: a LUKS1 header and key material followed by the encrypted payload, exactly
-// what `qemu-img create -f luks` writes (volume-encryption spec §2, §10.1 item 4).
+// what `qemu-img create -f luks` writes, so qemu and cryptsetup open it.
 //
 // The payload starts at payload_offset x 512 and sector n of it is encrypted with IV n. The file
 // is payload_offset x 512 + capacity rounded up to 512 bytes long, so a 64 MiB volume in the
@@ -10,10 +10,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "volume/block_file.h"
 #include "volume/luks_keyslots.h"
 #include "volume/sector_cipher.h"
@@ -43,8 +43,8 @@ class CipherPool {
 
  private:
   std::unique_ptr<SectorCipher> prototype_;
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<SectorCipher>> idle_;  // guarded by mutex_
+  Mutex mutex_;
+  std::vector<std::unique_ptr<SectorCipher>> idle_ GUARDED_BY(mutex_);
 };
 
 class LuksImage final : public VolumeImage {

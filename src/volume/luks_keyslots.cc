@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "volume/volume_rekey.h"
 #include "vsecret/uuid.h"
 
 namespace vsecret::volume {
@@ -203,6 +204,7 @@ Result<int> AddKeySlot(BlockFile& file, std::uint64_t base, UnlockedLuks& luks, 
     return std::unexpected(r.error());
   }
   if (Result<void> r = file.Sync(); !r) return std::unexpected(r.error());
+  CrashPoint("keyslot-add-material");
   s.active = true;
   if (Result<void> r = WriteHeader(file, base, h); !r) return std::unexpected(r.error());
   if (Result<void> r = file.Sync(); !r) return std::unexpected(r.error());
@@ -238,6 +240,7 @@ Result<void> RemoveKeySlot(BlockFile& file, std::uint64_t base, LuksHeader& head
   s.salt.fill(0);
   if (Result<void> r = WriteHeader(file, base, h); !r) return r;
   if (Result<void> r = file.Sync(); !r) return r;
+  CrashPoint("keyslot-remove-header");
   header = h;
   std::vector<std::uint8_t> noise(MaterialBytes(h));
   if (Result<void> r = RandomBytes(noise); !r) return r;

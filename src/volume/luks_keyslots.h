@@ -1,5 +1,5 @@
 // LUKS1 key slots: format a header with its first slot, unlock, add, remove and change slots
-// (volume-encryption spec §2.3, §4 "Key management").
+// (a slot added here opens in qemu and cryptsetup, and theirs open here).
 //
 // The header lives at `base` in a BlockFile: 0 for a raw LUKS volume, the FDE cluster offset for
 // qcow2. Key-material offsets in the header are relative to base.

@@ -197,6 +197,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::Open(std::unique_ptr<BlockFile> 
 }
 
 Result<void> Qcow2Image::LoadTables() {
+  MutexLock lock(mutex_);  // nobody else sees the image yet; the lock is for the analysis
   const std::string& path = file_->path();
   std::array<std::uint8_t, kV3HeaderLength> h{};
   if (Result<void> r =
@@ -248,7 +249,7 @@ Result<std::uint64_t> Qcow2Image::LookupCluster(std::uint64_t guest_offset) {
   const std::uint64_t cluster = guest_offset / cluster_size_;
   std::uint64_t l2_offset;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     l2_offset = l1_[cluster / l2_entries] & kOffsetMask;
   }
   if (l2_offset == 0) return 0;
@@ -364,7 +365,7 @@ Result<void> Qcow2Image::Write(std::uint64_t offset, std::span<const std::uint8_
     // A fresh cluster is written whole, zeros around the new data, before anything refers to it.
     std::uint64_t fresh;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       Result<std::uint64_t> allocated = NewClusterLocked();
       if (!allocated) return std::unexpected(allocated.error());
       fresh = *allocated;
@@ -373,7 +374,7 @@ Result<void> Qcow2Image::Write(std::uint64_t offset, std::span<const std::uint8_
     std::memcpy(whole.data() + in_cluster, piece.data(), len);
     if (Result<void> r = WriteCluster(fresh, 0, whole); !r) return r;
 
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     const std::uint64_t cluster = pos / cluster_size_;
     std::uint64_t& l1_entry = l1_[cluster / l2_entries];
     if ((l1_entry & kOffsetMask) == 0) {
@@ -404,7 +405,7 @@ Result<void> Qcow2Image::Resize(std::uint64_t new_capacity) {
   if (new_capacity < size_) return Unsupported(path, "shrinking qcow2 volumes is not supported");
   const std::uint64_t needed = DivRoundUp(new_capacity, cluster_size_ * (cluster_size_ / 8));
   if (needed > l1_capacity_) return Unsupported(path, "the new size needs a larger L1 table");
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (needed > l1_.size()) {
     std::vector<std::uint8_t> zeros((needed - l1_.size()) * 8, 0);
     if (Result<void> r = file_->WriteAt(l1_offset_ + l1_.size() * 8, zeros, "qcow2 L1 table"); !r) return r;

@@ -1,4 +1,4 @@
-// qcow2 images, plain or with embedded LUKS encryption (volume-encryption spec §5).
+// qcow2 images, plain or with embedded LUKS encryption.
 //
 // vsecret creates empty images in qemu's layout (header cluster, refcount table, one refcount
 // block, L1 table, then the LUKS header clusters pointed to by header extension 0x0537BE77 with
@@ -20,12 +20,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "volume/block_file.h"
 #include "volume/luks_image.h"
 #include "volume/luks_keyslots.h"
@@ -85,13 +85,13 @@ class Qcow2Image final : public VolumeImage {
 
  private:
   Qcow2Image() = default;
-  Result<void> LoadTables();
+  Result<void> LoadTables() EXCLUDES(mutex_);
   // Host offset of the cluster holding guest offset, 0 when unallocated (or reading zeros).
   Result<std::uint64_t> LookupCluster(std::uint64_t guest_offset);
   // Allocates the guest cluster (zero-filled) when needed; returns its host offset.
-  Result<std::uint64_t> AllocateClusterLocked(std::uint64_t guest_offset, bool* fresh);
-  Result<std::uint64_t> NewClusterLocked();
-  Result<void> SetRefcountLocked(std::uint64_t host_cluster_index, std::uint16_t value);
+  Result<std::uint64_t> AllocateClusterLocked(std::uint64_t guest_offset, bool* fresh) REQUIRES(mutex_);
+  Result<std::uint64_t> NewClusterLocked() REQUIRES(mutex_);
+  Result<void> SetRefcountLocked(std::uint64_t host_cluster_index, std::uint16_t value) REQUIRES(mutex_);
   Result<void> ReadCluster(std::uint64_t host, std::uint64_t in_cluster, std::span<std::uint8_t> out);
   Result<void> WriteCluster(std::uint64_t host, std::uint64_t in_cluster, std::span<const std::uint8_t> data);
 
@@ -106,10 +106,10 @@ class Qcow2Image final : public VolumeImage {
   std::optional<UnlockedLuks> luks_;
   std::unique_ptr<CipherPool> ciphers_;
 
-  std::mutex mutex_;                           // serialises metadata changes
-  std::vector<std::uint64_t> l1_;              // guarded by mutex_ (host byte order, flags included)
-  std::vector<std::uint64_t> refcount_table_;  // guarded by mutex_
-  std::uint64_t end_ = 0;                      // guarded by mutex_: next free host offset
+  Mutex mutex_;                                       // serialises metadata changes
+  std::vector<std::uint64_t> l1_ GUARDED_BY(mutex_);  // host byte order, flags included
+  std::vector<std::uint64_t> refcount_table_ GUARDED_BY(mutex_);
+  std::uint64_t end_ GUARDED_BY(mutex_) = 0;  // next free host offset
 };
 
 }  // namespace vsecret::volume

@@ -10,7 +10,7 @@
 // Like libvirt, the volume list of an active pool is what the last start/refresh/create saw;
 // destroying the pool forgets it, and refresh re-probes the directory. On refresh a LUKS volume
 // keeps the secret it was created with; otherwise it gets the secret whose usage is
-// `volume <path>`, if one exists (spec §6.4, §11 statement 32).
+// `volume <path>`, if one exists (libvirt's storageBackendLoadDefaultSecrets does the same).
 //
 // Secrets are read only through SecretDriver::GetValueForConsumer, the trusted in-process path,
 // so private secrets work as they do for libvirt's elevated storage driver. Passphrases live in
@@ -35,6 +35,7 @@
 #include "driver/secret_driver.h"
 #include "volume/luks_keyslots.h"
 #include "volume/volume_image.h"
+#include "volume/volume_rekey.h"
 #include "vsecret/error.h"
 
 namespace vsecret::volume {
@@ -54,6 +55,9 @@ struct StorageOptions {
   // VSECRET_LUKS_ITERATIONS (a fixed count, for test fixtures).
   KdfOptions kdf;
   unsigned threads = 2;  // workers for bulk encryption
+  // Opened for a read-only connection: every call that changes a pool or a volume, reads a
+  // volume's data or its passphrase is refused (see StorageDriver::RequireWritable).
+  bool read_only = false;
 
   static StorageOptions FromEnvironment();
 };
@@ -78,6 +82,8 @@ inline constexpr unsigned kResizeShrink = 1u << 2;
 
 enum class WipeAlgorithm { kZero, kRandom, kOther };
 
+struct ProbedFile;  // storage_internal.h
+
 class StorageDriver {
  public:
   // secrets is borrowed and must outlive the driver. Creates the directories, then starts the
@@ -85,6 +91,12 @@ class StorageDriver {
   static Result<std::unique_ptr<StorageDriver>> Open(
       StoragePaths paths, SecretDriver* secrets, StorageOptions options = StorageOptions::FromEnvironment());
   ~StorageDriver();
+
+  // The read-only rule, in one place: on a driver opened read-only, "operation forbidden: read
+  // only access prevents <api>" (OPERATION_DENIED), as libvirt refuses the API on a read-only
+  // connection. Every mutating call below checks it first; callers may check it earlier to
+  // refuse before doing other work, as virsh's API call would.
+  Result<void> RequireWritable(std::string_view api) const;
 
   // ---- pools (storage_pools.cc)
   Result<PoolDef> DefinePool(std::string_view xml);
@@ -122,12 +134,29 @@ class StorageDriver {
   // Opens the volume's plaintext (unlocking it when encrypted).
   Result<std::unique_ptr<VolumeImage>> OpenImage(const VolumeRef& vol);
 
+  // ---- key slots of LUKS1 volumes (volume_rekey.cc; the re-key protocol is in volume_rekey.h)
+  // Re-keys the volume and its secret. Finishes a pending re-key first.
+  Result<RekeyResult> RekeyVolume(const VolumeRef& vol, RekeyRequest request);
+  // Adds passphrase in the first free slot (or `slot`), unlocking with the secret's value.
+  Result<int> AddVolumeKey(const VolumeRef& vol, const SecretBytes& passphrase, std::optional<int> slot);
+  // Removes `slot`, or the slot `passphrase` opens. The last active slot is never removed; the
+  // slot the secret's value opens only with force. Returns the slot removed.
+  Result<int> RemoveVolumeKey(const VolumeRef& vol, std::optional<int> slot, const SecretBytes* passphrase,
+                              bool force);
+  // Finishes or rolls back a re-key a crash interrupted (nothing to do: kNone).
+  Result<RekeyRecovery> RecoverRekey(const VolumeRef& vol);
+  std::string RekeyJournalPath(const VolumeRef& vol) const;
+
   const StorageOptions& options() const { return options_; }
 
  private:
   StorageDriver(StoragePaths paths, SecretDriver* secrets, StorageOptions options);
   struct Pool;
   PoolStatus StatusOf(const Pool& pool) const;
+  // StartPool and RefreshPool without the read-only rule: the driver's own autostart at open
+  // (which libvirt runs whoever connects) and StartPool's refresh.
+  Result<void> StartPoolUnchecked(const std::string& name);
+  Result<void> RefreshPoolUnchecked(const std::string& name);
   Result<Pool*> FindPool(std::string_view name) const;
   Result<Pool*> FindActivePool(std::string_view name) const;
   Result<void> LoadPools();
@@ -138,8 +167,19 @@ class StorageDriver {
   std::string MetadataPath(const std::string& pool, const std::string& vol) const;
   Result<void> WriteVolumeMetadata(const std::string& pool, const std::string& vol,
                                    const std::optional<EncryptionDef>& encryption);
-  std::optional<EncryptionDef> ReadVolumeMetadata(const std::string& pool, const std::string& vol) const;
+  // The <encryption> the driver recorded for a volume; nullopt when it recorded none or has no
+  // metadata file. A file that cannot be read or parsed is an error naming it, never "none": that
+  // would let an encrypted volume pass for plaintext.
+  Result<std::optional<EncryptionDef>> ReadVolumeMetadata(const std::string& pool,
+                                                          const std::string& vol) const;
+  Result<VolumeStatus> VolumeStatusOf(const VolumeRef& vol, const ProbedFile& probed) const;
   Result<SecretBytes> FetchPassphrase(const EncryptionDef& encryption, const std::string& path);
+  struct KeyedVolume;  // volume_rekey.cc
+  Result<KeyedVolume> OpenKeyed(const VolumeRef& vol);
+  Result<RekeyRecovery> RecoverKeyed(KeyedVolume& keyed);
+  // The start of every key-slot change (api names it in the read-only refusal): a writable
+  // connection, the volume opened for its key slots, and any interrupted re-key finished first.
+  Result<KeyedVolume> OpenKeyedForChange(const VolumeRef& vol, std::string_view api);
 
   StoragePaths paths_;
   SecretDriver* secrets_;

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "base/env.h"
+#include "base/log.h"
 #include "store/atomic_file.h"
 #include "volume/storage_driver.h"
 #include "volume/storage_internal.h"
@@ -18,6 +19,7 @@ namespace {
 
 constexpr auto kNoStoragePool = static_cast<ErrorCode>(49);  // VIR_ERR_NO_STORAGE_POOL
 constexpr char kAutostartedMarker[] = "/autostarted";
+constexpr char kLogWhere[] = "storage_pools";
 
 std::unexpected<Error> OperationInvalid(const std::string& detail) {
   return Fail(ErrorCode::kOperationInvalid, ErrorDomain::kStorage,
@@ -38,18 +40,22 @@ Result<void> WriteFile(const std::string& path, const std::string& content) {
                                {reinterpret_cast<const std::uint8_t*>(content.data()), content.size()}, 0600);
 }
 
-std::string ReadSmallFile(const std::string& path) {
-  std::string out;
-  FILE* f = std::fopen(path.c_str(), "re");
-  if (f == nullptr) return out;
-  char buf[8192];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && out.size() < (1u << 20)) out.append(buf, n);
-  std::fclose(f);
-  return out;
-}
+constexpr std::size_t kMaxPoolConfigBytes = 1u << 20;
 
 }  // namespace
+
+Result<std::optional<std::string>> ReadSmallFile(const std::string& path, std::size_t max_bytes) {
+  auto file = Env::Default()->NewReadableFile(path);
+  if (!file) {
+    if (file.error().errnum == ENOENT) return std::optional<std::string>();
+    return SystemError(ErrorDomain::kStorage, file.error().errnum, "Failed to open file '" + path + "'");
+  }
+  auto content = (*file)->ReadAll(max_bytes);
+  if (!content) {
+    return SystemError(ErrorDomain::kStorage, content.error().errnum, "Failed to read file '" + path + "'");
+  }
+  return std::optional<std::string>(std::string(content->AsStringView()));
+}
 
 StoragePaths StoragePaths::ForSecretStore(const StorePaths& secrets) {
   return StoragePaths{DirectoryOf(secrets.config_dir) + "/storage",
@@ -118,9 +124,27 @@ Result<void> StorageDriver::LoadPools() {
   std::sort(names->begin(), names->end());
   for (const std::string& file : *names) {
     if (file.size() <= 4 || file.substr(file.size() - 4) != ".xml") continue;
-    Result<PoolDef> def = ParsePoolXml(ReadSmallFile(paths_.config_dir + "/" + file));
-    // A broken definition is skipped, as libvirt skips it at start-up.
-    if (!def || def->name + ".xml" != file) continue;
+    // A definition that cannot be read or parsed is reported and skipped, as libvirt does at
+    // start-up; the other pools still load.
+    const std::string path = paths_.config_dir + "/" + file;
+    Result<std::optional<std::string>> xml = ReadSmallFile(path, kMaxPoolConfigBytes);
+    if (!xml) {
+      Log(LogLevel::kError, kLogWhere, xml.error().message());
+      continue;
+    }
+    if (!*xml) continue;  // removed since the directory was listed
+    Result<PoolDef> def = ParsePoolXml(**xml);
+    if (!def) {
+      Log(LogLevel::kError, kLogWhere,
+          "cannot load storage pool config '" + path + "': " + def.error().message());
+      continue;
+    }
+    if (def->name + ".xml" != file) {
+      Log(LogLevel::kError, kLogWhere,
+          "XML error: Storage pool config filename '" + path + "' does not match pool name '" + def->name +
+              "'");
+      continue;
+    }
     auto pool = std::make_unique<Pool>();
     pool->def = std::move(*def);
     pool->active = Exists(paths_.state_dir + "/" + file);
@@ -134,7 +158,8 @@ void StorageDriver::Autostart() {
   const std::string marker = paths_.state_dir + kAutostartedMarker;
   if (Exists(marker)) return;
   for (const auto& pool : pools_) {
-    if (pool->autostart && !pool->active) (void)StartPool(pool->def.name);  // failures leave it inactive
+    if (pool->autostart && !pool->active)
+      (void)StartPoolUnchecked(pool->def.name);  // failures leave it inactive
   }
   (void)WriteFile(marker, "");
 }
@@ -201,7 +226,15 @@ Result<void> StorageDriver::WritePoolState(const Pool& pool) {
   return WriteFile(paths_.state_dir + "/" + pool.def.name + ".xml", PoolXml(StatusOf(pool)));
 }
 
+Result<void> StorageDriver::RequireWritable(std::string_view api) const {
+  if (!options_.read_only) return {};
+  return Fail(ErrorCode::kOperationDenied, ErrorDomain::kNone,
+              "operation forbidden: read only access prevents " + std::string(api));
+}
+
 Result<PoolDef> StorageDriver::DefinePool(std::string_view xml) {
+  if (auto writable = RequireWritable("virStoragePoolDefineXML"); !writable)
+    return std::unexpected(writable.error());
   Result<PoolDef> def = ParsePoolXml(xml);
   if (!def) return def;
   if (def->type != kPoolTypeDir) {
@@ -238,6 +271,8 @@ Result<PoolDef> StorageDriver::DefinePool(std::string_view xml) {
 }
 
 Result<void> StorageDriver::UndefinePool(const std::string& name) {
+  if (auto writable = RequireWritable("virStoragePoolUndefine"); !writable)
+    return std::unexpected(writable.error());
   Result<Pool*> pool = FindPool(name);
   if (!pool) return std::unexpected(pool.error());
   if ((*pool)->active) return OperationInvalid("storage pool '" + name + "' is still active");
@@ -251,6 +286,8 @@ Result<void> StorageDriver::UndefinePool(const std::string& name) {
 }
 
 Result<void> StorageDriver::BuildPool(const std::string& name) {
+  if (auto writable = RequireWritable("virStoragePoolBuild"); !writable)
+    return std::unexpected(writable.error());
   Result<Pool*> pool = FindPool(name);
   if (!pool) return std::unexpected(pool.error());
   if ((*pool)->active) return OperationInvalid("storage pool '" + name + "' is already active");
@@ -274,6 +311,12 @@ Result<void> StorageDriver::BuildPool(const std::string& name) {
 }
 
 Result<void> StorageDriver::StartPool(const std::string& name) {
+  if (auto writable = RequireWritable("virStoragePoolCreate"); !writable)
+    return std::unexpected(writable.error());
+  return StartPoolUnchecked(name);
+}
+
+Result<void> StorageDriver::StartPoolUnchecked(const std::string& name) {
   Result<Pool*> pool = FindPool(name);
   if (!pool) return std::unexpected(pool.error());
   if ((*pool)->active) return OperationInvalid("storage pool '" + name + "' is already active");
@@ -288,7 +331,7 @@ Result<void> StorageDriver::StartPool(const std::string& name) {
     (*pool)->active = false;
     return r;
   }
-  if (Result<void> r = RefreshPool(name); !r) {
+  if (Result<void> r = RefreshPoolUnchecked(name); !r) {
     (void)DestroyPool(name);
     return r;
   }
@@ -296,6 +339,8 @@ Result<void> StorageDriver::StartPool(const std::string& name) {
 }
 
 Result<void> StorageDriver::DestroyPool(const std::string& name) {
+  if (auto writable = RequireWritable("virStoragePoolDestroy"); !writable)
+    return std::unexpected(writable.error());
   Result<Pool*> pool = FindActivePool(name);
   if (!pool) return std::unexpected(pool.error());
   // The volume list is runtime state: forgetting it is what libvirt does on destroy.
@@ -308,6 +353,12 @@ Result<void> StorageDriver::DestroyPool(const std::string& name) {
 }
 
 Result<void> StorageDriver::RefreshPool(const std::string& name) {
+  if (auto writable = RequireWritable("virStoragePoolRefresh"); !writable)
+    return std::unexpected(writable.error());
+  return RefreshPoolUnchecked(name);
+}
+
+Result<void> StorageDriver::RefreshPoolUnchecked(const std::string& name) {
   Result<Pool*> pool = FindActivePool(name);
   if (!pool) return std::unexpected(pool.error());
   const std::string& target = (*pool)->def.target_path;
@@ -330,11 +381,20 @@ Result<void> StorageDriver::RefreshPool(const std::string& name) {
     const std::string path = target + "/" + file;
     Result<ProbedFile> probed = ProbeFile(path);
     if (!probed) continue;  // unreadable entries are skipped, as libvirt skips them
-    std::optional<EncryptionDef> enc = ReadVolumeMetadata(name, file);
+    // Refresh rebuilds this runtime record from the file, as libvirt rebuilds its volume list, so
+    // a broken record is reported and replaced rather than failing the refresh (which would also
+    // keep the pool from starting). What it knew about the volume's secret is lost with it.
+    Result<std::optional<EncryptionDef>> recorded = ReadVolumeMetadata(name, file);
+    if (!recorded) {
+      Log(LogLevel::kError, kLogWhere,
+          recorded.error().message() + "; rebuilding it from storage volume '" + path + "'");
+    }
+    std::optional<EncryptionDef> enc = recorded ? std::move(*recorded) : std::nullopt;
     if (probed->encrypted) {
       if (!enc || enc->secrets.empty()) {
         EncryptionDef found;
-        found.format = EncryptionFormat::kLuks;
+        found.format =
+            probed->luks == LuksVersion::kLuks2 ? EncryptionFormat::kLuks2 : EncryptionFormat::kLuks;
         if (Result<SecretRef> secret = secrets_->LookupByUsage(static_cast<int>(UsageType::kVolume), path)) {
           found.secrets.push_back(EncryptionSecret{secret->uuid, std::nullopt});
         }
@@ -350,6 +410,8 @@ Result<void> StorageDriver::RefreshPool(const std::string& name) {
 }
 
 Result<void> StorageDriver::SetAutostart(const std::string& name, bool autostart) {
+  if (auto writable = RequireWritable("virStoragePoolSetAutostart"); !writable)
+    return std::unexpected(writable.error());
   Result<Pool*> pool = FindPool(name);
   if (!pool) return std::unexpected(pool.error());
   const std::string link = paths_.config_dir + "/autostart/" + name + ".xml";

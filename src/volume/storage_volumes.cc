@@ -9,12 +9,16 @@
 #include <cstdio>
 
 #include "base/env.h"
+#include "base/log.h"
 #include "conf/xml_util.h"
 #include "store/atomic_file.h"
+#include "volume/luks2_format.h"
+#include "volume/luks2_image.h"
 #include "volume/luks_image.h"
 #include "volume/qcow2_image.h"
 #include "volume/storage_internal.h"
 #include "volume/transfer.h"
+#include "volume/volume_secret_gen.h"
 
 namespace vsecret::volume {
 namespace {
@@ -22,6 +26,7 @@ namespace {
 constexpr auto kNoStorageVol = static_cast<ErrorCode>(50);     // VIR_ERR_NO_STORAGE_VOL
 constexpr auto kStorageVolExist = static_cast<ErrorCode>(90);  // VIR_ERR_STORAGE_VOL_EXIST
 constexpr char kMetadataRoot[] = "vsecret-volume";
+constexpr std::size_t kMaxMetadataBytes = 65536;
 
 std::unexpected<Error> NoVolume(const std::string& detail) {
   return Fail(kNoStorageVol, ErrorDomain::kStorage, "Storage volume not found: " + detail);
@@ -31,8 +36,8 @@ std::unexpected<Error> Unsupported(const std::string& detail) {
   return ConfigUnsupported(ErrorDomain::kStorage, detail);
 }
 
-// qemu reads secrets as UTF-8 text; a value it would refuse ("Data from secret ... is not valid
-// UTF-8") must not become the passphrase of a volume meant for qemu.
+}  // namespace
+
 bool IsQemuPassphrase(const SecretBytes& value) {
   const std::uint8_t* p = value.data();
   const std::size_t n = value.size();
@@ -65,6 +70,8 @@ bool IsQemuPassphrase(const SecretBytes& value) {
   return true;
 }
 
+namespace {
+
 // <cipher>/<ivgen> as libvirt passes them to qemu-img (cipher-alg=<name>-<size>, cipher-mode,
 // hash-alg, ivgen-alg, ivgen-hash-alg), with qemu's defaults for what is absent.
 Result<LuksFormatOptions> FormatOptionsFor(const EncryptionDef& enc, const KdfOptions& kdf) {
@@ -72,34 +79,18 @@ Result<LuksFormatOptions> FormatOptionsFor(const EncryptionDef& enc, const KdfOp
   o.kdf = kdf;
   if (!enc.cipher) return o;
   const EncryptionCipher& c = *enc.cipher;
-  if (c.name != "aes") {
-    return Unsupported("cipher '" + c.name + "' is not supported: vsecret encrypts volumes with aes");
-  }
-  const std::string mode = c.mode.value_or("xts");
-  if (mode != "xts" && mode != "cbc")
-    return Unsupported("cipher mode '" + mode + "' is not supported (xts or cbc)");
-  if (c.size != 128 && c.size != 256) {
-    // aes-192: OpenSSL has no AES-192-XTS, and qemu aborts on aes-192-cbc (96000 bytes of key
-    // material are not whole sectors).
-    return Unsupported("cipher size " + std::to_string(c.size) + " is not supported for aes (128 or 256)");
-  }
   if (c.hash) {
+    // qemu's hash-alg choices (md5 aside, which cryptsetup refuses); whirlpool only opens.
     std::optional<HashAlgo> hash = HashFromName(*c.hash);
-    if (!hash || (*hash != HashAlgo::kSha1 && *hash != HashAlgo::kSha256 && *hash != HashAlgo::kSha512)) {
-      return Unsupported("hash '" + *c.hash + "' is not supported (sha1, sha256 or sha512)");
+    if (!hash || *hash == HashAlgo::kWhirlpool) {
+      return Unsupported("hash '" + *c.hash +
+                         "' is not supported (sha1, sha224, sha256, sha384, sha512 or ripemd160)");
     }
     o.hash = *hash;
   }
-  std::string ivgen = "plain64";
-  if (enc.ivgen) {
-    ivgen = enc.ivgen->name;
-    if (ivgen == "essiv") ivgen += ":" + enc.ivgen->hash.value_or("sha256");
-    if (ivgen != "plain" && ivgen != "plain64" && ivgen.rfind("essiv:", 0) != 0) {
-      return Unsupported("ivgen '" + enc.ivgen->name + "' is not supported (plain, plain64 or essiv)");
-    }
-  }
-  const std::uint32_t key_bytes = c.size / 8 * (mode == "xts" ? 2 : 1);
-  Result<CipherSpec> spec = ParseCipherSpec("aes", mode + "-" + ivgen, key_bytes);
+  Result<CipherSpec> spec =
+      CipherSpecForVolume({c.name, c.size, c.mode, enc.ivgen ? std::optional(enc.ivgen->name) : std::nullopt,
+                           enc.ivgen ? enc.ivgen->hash : std::nullopt});
   if (!spec) return std::unexpected(spec.error());
   o.cipher = *spec;
   return o;
@@ -126,22 +117,24 @@ Result<void> StorageDriver::WriteVolumeMetadata(const std::string& pool, const s
                                {reinterpret_cast<const std::uint8_t*>(xml.data()), xml.size()}, 0600);
 }
 
-std::optional<EncryptionDef> StorageDriver::ReadVolumeMetadata(const std::string& pool,
-                                                               const std::string& vol) const {
-  FILE* f = std::fopen(MetadataPath(pool, vol).c_str(), "re");
-  if (f == nullptr) return std::nullopt;
-  std::string xml;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && xml.size() < 65536) xml.append(buf, n);
-  std::fclose(f);
-  Result<xml_util::DocPtr> doc = xml_util::ParseDocument(xml, {.name = "(volume metadata)"}, kMetadataRoot);
-  if (!doc) return std::nullopt;
+Result<std::optional<EncryptionDef>> StorageDriver::ReadVolumeMetadata(const std::string& pool,
+                                                                       const std::string& vol) const {
+  const std::string path = MetadataPath(pool, vol);
+  Result<std::optional<std::string>> xml = ReadSmallFile(path, kMaxMetadataBytes);
+  if (!xml) return std::unexpected(xml.error());
+  if (!*xml) return std::optional<EncryptionDef>();
+  auto broken = [&](const Error& e) {
+    return InternalError(ErrorDomain::kStorage,
+                         "cannot parse volume metadata '" + path + "': " + e.message());
+  };
+  Result<xml_util::DocPtr> doc = xml_util::ParseDocument(
+      **xml, {.name = path, .is_api_input = false, .domain = ErrorDomain::kStorage}, kMetadataRoot);
+  if (!doc) return broken(doc.error());
   const xmlNode* enc = xml_util::FirstChild(xmlDocGetRootElement(doc->get()), "encryption");
-  if (enc == nullptr) return std::nullopt;
+  if (enc == nullptr) return std::optional<EncryptionDef>();
   Result<EncryptionDef> def = ParseEncryptionNode(enc);
-  if (!def) return std::nullopt;
-  return *def;
+  if (!def) return broken(def.error());
+  return std::optional<EncryptionDef>(std::move(*def));
 }
 
 Result<std::vector<VolumeStatus>> StorageDriver::ListVolumes(const std::string& pool) {
@@ -149,12 +142,22 @@ Result<std::vector<VolumeStatus>> StorageDriver::ListVolumes(const std::string& 
   if (!p) return std::unexpected(p.error());
   auto entries = Env::Default()->GetChildren(VolumesDir(pool));
   std::vector<VolumeStatus> out;
-  if (!entries) return out;
+  if (!entries) {
+    if (entries.error().errnum == ENOENT) return out;
+    return SystemError(ErrorDomain::kStorage, entries.error().errnum,
+                       "cannot open directory '" + VolumesDir(pool) + "'");
+  }
   for (const std::string& entry : *entries) {
     if (entry.size() <= 4 || entry.substr(entry.size() - 4) != ".xml") continue;
     const std::string name = entry.substr(0, entry.size() - 4);
-    Result<VolumeStatus> status = GetVolume(VolumeRef{pool, name, (*p)->def.target_path + "/" + name});
-    if (status) out.push_back(std::move(*status));
+    const VolumeRef ref{pool, name, (*p)->def.target_path + "/" + name};
+    // A file that can no longer be probed (removed behind the driver's back) is left out, as
+    // before; a volume whose metadata is broken is an error, not a volume left out of the list.
+    Result<ProbedFile> probed = ProbeFile(ref.path);
+    if (!probed) continue;
+    Result<VolumeStatus> status = VolumeStatusOf(ref, *probed);
+    if (!status) return std::unexpected(status.error());
+    out.push_back(std::move(*status));
   }
   // virsh sorts volume lists case-insensitively by name.
   std::sort(out.begin(), out.end(), [](const VolumeStatus& a, const VolumeStatus& b) {
@@ -191,27 +194,31 @@ Result<VolumeRef> StorageDriver::LookupVolumeByPath(std::string_view key_or_path
 Result<VolumeStatus> StorageDriver::GetVolume(const VolumeRef& vol) {
   Result<ProbedFile> probed = ProbeFile(vol.path);
   if (!probed) return std::unexpected(probed.error());
+  return VolumeStatusOf(vol, *probed);
+}
+
+Result<VolumeStatus> StorageDriver::VolumeStatusOf(const VolumeRef& vol, const ProbedFile& probed) const {
   VolumeStatus s;
   s.name = vol.name;
   s.path = vol.path;
-  s.capacity = probed->capacity;
-  s.allocation = static_cast<std::uint64_t>(probed->st.st_blocks) * 512;
-  s.physical = static_cast<std::uint64_t>(probed->st.st_size);
-  s.format = probed->format;
-  s.mode = probed->st.st_mode & 07777;
-  s.owner = probed->st.st_uid;
-  s.group = probed->st.st_gid;
-  s.atime = StatTime(probed->st.st_atim);
-  s.mtime = StatTime(probed->st.st_mtim);
-  s.ctime = StatTime(probed->st.st_ctim);
-  if (probed->encrypted) {
-    s.encryption = ReadVolumeMetadata(vol.pool, vol.name);
-    if (!s.encryption) s.encryption = EncryptionDef{};
-  }
-  if (probed->qcow2) {
-    s.cluster_size = std::uint64_t{1} << probed->qcow2->cluster_bits;
-    if (probed->qcow2->version == 3) s.compat = "1.1";
-    s.lazy_refcounts = probed->qcow2->lazy_refcounts;
+  s.capacity = probed.capacity;
+  s.allocation = static_cast<std::uint64_t>(probed.st.st_blocks) * 512;
+  s.physical = static_cast<std::uint64_t>(probed.st.st_size);
+  s.format = probed.format;
+  s.mode = probed.st.st_mode & 07777;
+  s.owner = probed.st.st_uid;
+  s.group = probed.st.st_gid;
+  s.atime = StatTime(probed.st.st_atim);
+  s.mtime = StatTime(probed.st.st_mtim);
+  s.ctime = StatTime(probed.st.st_ctim);
+  // The record is read for every volume, so that a broken one is reported whatever the file is.
+  Result<std::optional<EncryptionDef>> recorded = ReadVolumeMetadata(vol.pool, vol.name);
+  if (!recorded) return std::unexpected(recorded.error());
+  if (probed.encrypted) s.encryption = recorded->value_or(EncryptionDef{});
+  if (probed.qcow2) {
+    s.cluster_size = std::uint64_t{1} << probed.qcow2->cluster_bits;
+    if (probed.qcow2->version == 3) s.compat = "1.1";
+    s.lazy_refcounts = probed.qcow2->lazy_refcounts;
   }
   return s;
 }
@@ -230,12 +237,20 @@ Result<SecretBytes> StorageDriver::FetchPassphrase(const EncryptionDef& enc, con
 }
 
 Result<SecretBytes> StorageDriver::VolumePassphrase(const VolumeRef& vol) {
-  std::optional<EncryptionDef> enc = ReadVolumeMetadata(vol.pool, vol.name);
-  return FetchPassphrase(enc.value_or(EncryptionDef{}), vol.path);
+  if (auto writable = RequireWritable("virSecretGetValue"); !writable)
+    return std::unexpected(writable.error());
+  // The passphrase of a broken volume is useless to anyone and is not handed out.
+  Result<ProbedFile> probed = ProbeFile(vol.path);
+  if (probed && probed->broken) return std::unexpected(BrokenVolumeError(vol.path, *probed->broken));
+  Result<std::optional<EncryptionDef>> enc = ReadVolumeMetadata(vol.pool, vol.name);
+  if (!enc) return std::unexpected(enc.error());
+  return FetchPassphrase(enc->value_or(EncryptionDef{}), vol.path);
 }
 
 Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::string_view xml,
                                               const ProgressFn& progress) {
+  if (auto writable = RequireWritable("virStorageVolCreateXML"); !writable)
+    return std::unexpected(writable.error());
   Result<Pool*> p = FindActivePool(pool);
   if (!p) return std::unexpected(p.error());
   Result<VolumeDef> def = ParseVolumeXml(xml);
@@ -251,7 +266,8 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
   const std::string path = (*p)->def.target_path + "/" + def->name;
   const bool raw = def->format == kVolumeFormatRaw;
   const bool qcow2 = def->format == kVolumeFormatQcow2;
-  const std::optional<EncryptionDef>& enc = def->encryption;
+  // Mutable: a secret created for the volume is recorded in it (volume_secret_gen.h).
+  std::optional<EncryptionDef>& enc = def->encryption;
 
   // The checks and their order are libvirt 9.0's (storageBackendCreateQemuImg and friends).
   if (enc && !raw && !qcow2) {
@@ -262,28 +278,27 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
     return Unsupported("creating volumes of format " + std::string(VolumeFormatName(def->format)) +
                        " is not supported (raw or qcow2)");
   }
-  SecretBytes passphrase;
+  std::optional<VolumeSecretPlan> secret;
   std::optional<LuksFormatOptions> luks;
+  // LUKS2 on request (raw only); LUKS1 stays the default, as qemu opens only LUKS1.
+  const bool luks2 = enc && enc->format == EncryptionFormat::kLuks2;
   if (enc) {
-    if (raw && enc->format != EncryptionFormat::kLuks) {
+    if (raw && enc->format != EncryptionFormat::kLuks && !luks2) {
       return InternalError(ErrorDomain::kStorage, "Only luks encryption is supported for raw files");
     }
     if (qcow2 && (enc->format == EncryptionFormat::kQcow || enc->format == EncryptionFormat::kDefault)) {
       return Unsupported("creation of qcow2 encrypted image is not supported");
     }
-    if (enc->format != EncryptionFormat::kLuks) {
+    if (enc->format != EncryptionFormat::kLuks && !(raw && luks2)) {
       return Unsupported("unsupported volume encryption format " +
                          std::to_string(static_cast<int>(enc->format)));
     }
-    if (enc->secrets.size() != 1) {
-      return InvalidArg(ErrorDomain::kStorage,
-                        "invalid argument: A single <secret type='passphrase'...> element is expected in "
-                        "encryption description");
-    }
-    Result<SecretBytes> value = FetchPassphrase(*enc, path);
-    if (!value) return std::unexpected(value.error());
-    passphrase = std::move(*value);
-    if (!IsQemuPassphrase(passphrase)) {
+    // The named secret's value, or a generated one for a secret without a value or a new secret
+    // (no <secret>); stored by Commit, the last step below.
+    Result<VolumeSecretPlan> plan = VolumeSecretPlan::Prepare(*secrets_, *enc, path);
+    if (!plan) return std::unexpected(plan.error());
+    secret.emplace(std::move(*plan));
+    if (!IsQemuPassphrase(secret->passphrase())) {
       return Fail(
           ErrorCode::kInvalidSecret, ErrorDomain::kStorage,
           "Invalid secret: the secret value is not valid UTF-8 or contains a NUL byte, so qemu could not "
@@ -309,13 +324,19 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
     o.version3 = def->compat.has_value() && *def->compat != "0.10";
     o.luks = luks;
     Result<std::unique_ptr<Qcow2Image>> image =
-        Qcow2Image::Create(path, mode, o, luks ? &passphrase : nullptr);
+        Qcow2Image::Create(path, mode, o, luks ? &secret->passphrase() : nullptr);
     if (!image) return std::unexpected(image.error());
   } else if (luks) {
-    Result<std::unique_ptr<LuksImage>> image = LuksImage::Create(path, mode, capacity, passphrase, *luks);
+    auto create = [&]() -> Result<std::unique_ptr<VolumeImage>> {
+      if (!luks2) return LuksImage::Create(path, mode, capacity, secret->passphrase(), *luks);
+      Luks2FormatOptions o = DefaultLuks2FormatOptions();
+      o.cipher = luks->cipher;
+      return CreateLuks2Image(path, mode, capacity, secret->passphrase(), o);
+    };
+    Result<std::unique_ptr<VolumeImage>> image = create();
     if (!image) return std::unexpected(image.error());
     // An explicit full <allocation> asks for a zero-filled volume (qemu and libvirt leave a new
-    // LUKS payload as decrypted noise; spec §11 statement 37).
+    // LUKS payload as decrypted noise).
     if (def->allocation && *def->allocation >= capacity && capacity > 0) {
       if (Result<void> r = FillImage(**image, 0, (*image)->capacity(), false, transfer); !r)
         return cleanup(r.error());
@@ -343,33 +364,66 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
     return cleanup(SystemError(ErrorDomain::kStorage, errno, "cannot chown '" + path + "'").error());
   }
   if (Result<void> r = WriteVolumeMetadata(pool, def->name, enc); !r) return cleanup(r.error());
+  // Last: the secret side (a new secret, a generated value). If it cannot be stored, the volume
+  // goes; if it is stored, nothing after it can fail.
+  if (secret) {
+    if (Result<void> r = secret->Commit(); !r) {
+      ::unlink(MetadataPath(pool, def->name).c_str());
+      return cleanup(r.error());
+    }
+  }
   return VolumeRef{pool, def->name, path};
 }
 
 Result<void> StorageDriver::DeleteVolume(const VolumeRef& vol) {
+  if (auto writable = RequireWritable("virStorageVolDelete"); !writable)
+    return std::unexpected(writable.error());
   if (::unlink(vol.path.c_str()) != 0 && errno != ENOENT) {
     return SystemError(ErrorDomain::kStorage, errno, "cannot unlink file '" + vol.path + "'");
   }
   ::unlink(MetadataPath(vol.pool, vol.name).c_str());
+  ::unlink(RekeyJournalPath(vol).c_str());
   return {};
 }
 
 Result<std::unique_ptr<VolumeImage>> StorageDriver::OpenImage(const VolumeRef& vol) {
   Result<ProbedFile> probed = ProbeFile(vol.path);
   if (!probed) return std::unexpected(probed.error());
+  // A LUKS file whose header cannot be used is neither opened nor written as plaintext.
+  if (probed->broken) return std::unexpected(BrokenVolumeError(vol.path, *probed->broken));
   Result<std::unique_ptr<BlockFile>> file = BlockFile::Open(vol.path, BlockFile::Mode::kReadWrite);
   if (!file) return std::unexpected(file.error());
   if (probed->luks == LuksVersion::kLuks2) {
-    // Reported as raw like libvirt 9.0 does, but writing plaintext over it would destroy it.
-    return InternalError(ErrorDomain::kStorage, "LUKS version 2 is not supported");
+    // The header is checked before the secret is fetched: a damaged one is reported as such.
+    if (Result<Luks2Header> header = ReadLuks2Header(**file); !header) return std::unexpected(header.error());
+    Result<SecretBytes> passphrase = VolumePassphrase(vol);
+    if (!passphrase) return std::unexpected(passphrase.error());
+    Result<std::unique_ptr<Luks2Image>> image = Luks2Image::Open(std::move(*file), *passphrase);
+    if (!image) return std::unexpected(image.error());
+    return std::unique_ptr<VolumeImage>(std::move(*image));
   }
   if (!probed->encrypted) {
+    // Plaintext access only when the driver's record agrees: a volume it knows as encrypted whose
+    // header no longer says so (or whose record is unreadable) must not be read or written as
+    // plaintext.
+    Result<std::optional<EncryptionDef>> recorded = ReadVolumeMetadata(vol.pool, vol.name);
+    if (!recorded) return std::unexpected(recorded.error());
+    if (*recorded) {
+      return InternalError(ErrorDomain::kStorage,
+                           "storage volume '" + vol.path + "' is recorded as encrypted in '" +
+                               MetadataPath(vol.pool, vol.name) + "' but its file has no encryption header");
+    }
     if (probed->format == kVolumeFormatQcow2) {
       Result<std::unique_ptr<Qcow2Image>> image = Qcow2Image::Open(std::move(*file), nullptr);
       if (!image) return std::unexpected(image.error());
       return std::unique_ptr<VolumeImage>(std::move(*image));
     }
     return OpenRawImage(std::move(*file));
+  }
+  // A re-key a crash interrupted is finished first; the volume opens with the secret's value
+  // either way, so a failure here is only logged.
+  if (Result<RekeyRecovery> recovered = RecoverRekey(vol); !recovered) {
+    Log(LogLevel::kWarning, "storage_volumes", recovered.error().message());
   }
   Result<SecretBytes> passphrase = VolumePassphrase(vol);
   if (!passphrase) return std::unexpected(passphrase.error());
@@ -385,6 +439,8 @@ Result<std::unique_ptr<VolumeImage>> StorageDriver::OpenImage(const VolumeRef& v
 
 Result<std::uint64_t> StorageDriver::ResizeVolume(const VolumeRef& vol, std::uint64_t capacity,
                                                   unsigned flags, const ProgressFn& progress) {
+  if (auto writable = RequireWritable("virStorageVolResize"); !writable)
+    return std::unexpected(writable.error());
   Result<std::unique_ptr<VolumeImage>> image = OpenImage(vol);
   if (!image) return std::unexpected(image.error());
   const std::uint64_t current = (*image)->capacity();
@@ -413,6 +469,8 @@ Result<std::uint64_t> StorageDriver::ResizeVolume(const VolumeRef& vol, std::uin
 
 Result<std::uint64_t> StorageDriver::Upload(const VolumeRef& vol, int fd, std::uint64_t offset,
                                             std::uint64_t length, const ProgressFn& progress) {
+  if (auto writable = RequireWritable("virStorageVolUpload"); !writable)
+    return std::unexpected(writable.error());
   Result<std::unique_ptr<VolumeImage>> image = OpenImage(vol);
   if (!image) return std::unexpected(image.error());
   TransferOptions transfer;
@@ -426,6 +484,8 @@ Result<std::uint64_t> StorageDriver::Upload(const VolumeRef& vol, int fd, std::u
 
 Result<std::uint64_t> StorageDriver::Download(const VolumeRef& vol, int fd, std::uint64_t offset,
                                               std::uint64_t length, const ProgressFn& progress) {
+  if (auto writable = RequireWritable("virStorageVolDownload"); !writable)
+    return std::unexpected(writable.error());
   Result<std::unique_ptr<VolumeImage>> image = OpenImage(vol);
   if (!image) return std::unexpected(image.error());
   const std::uint64_t capacity = (*image)->capacity();
@@ -442,6 +502,8 @@ Result<std::uint64_t> StorageDriver::Download(const VolumeRef& vol, int fd, std:
 }
 
 Result<void> StorageDriver::Wipe(const VolumeRef& vol, WipeAlgorithm algorithm, const ProgressFn& progress) {
+  if (auto writable = RequireWritable("virStorageVolWipe"); !writable)
+    return std::unexpected(writable.error());
   if (algorithm == WipeAlgorithm::kOther) {
     return Fail(ErrorCode::kArgumentUnsupported, ErrorDomain::kStorage,
                 "argument unsupported: only the 'zero' and 'random' wiping algorithms are supported");

@@ -6,11 +6,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "volume/luks_crypto.h"
 
 namespace vsecret::volume {
@@ -56,17 +55,21 @@ class Job {
 
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
   void Fail(Error e) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (!error_) error_ = std::move(e);
     failed_ = true;
   }
   void Advance(std::uint64_t n) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     done_ += n;
     if (options_.progress) options_.progress(done_, total_);
   }
-  std::uint64_t done() const { return done_; }
+  std::uint64_t done() const {
+    MutexLock lock(mutex_);
+    return done_;
+  }
   Result<void> Outcome() {
+    MutexLock lock(mutex_);
     if (error_) return std::unexpected(*error_);
     return {};
   }
@@ -84,9 +87,9 @@ class Job {
   const std::uint64_t total_;
   const TransferOptions& options_;
   std::atomic<bool> failed_{false};
-  std::mutex mutex_;
-  std::optional<Error> error_;  // guarded by mutex_
-  std::uint64_t done_ = 0;      // guarded by mutex_
+  mutable Mutex mutex_;
+  std::optional<Error> error_ GUARDED_BY(mutex_);
+  std::uint64_t done_ GUARDED_BY(mutex_) = 0;
 };
 
 Result<std::size_t> ReadFull(int fd, std::uint8_t* buf, std::size_t len) {
@@ -158,9 +161,11 @@ Result<std::uint64_t> CopyToImage(int fd, VolumeImage& image, std::uint64_t offs
   const Plan plan{offset, planned, ChunkSize(image, options)};
   const std::uint64_t chunks = plan.count();
   Job job(planned, options);
-  std::mutex input_mutex;
-  std::uint64_t next = 0;    // guarded by input_mutex (streams) / atomically claimed (files)
-  bool input_ended = false;  // guarded by input_mutex
+  struct {  // the read position in a stream (files claim chunks with next_file_chunk)
+    Mutex mutex;
+    std::uint64_t next GUARDED_BY(mutex) = 0;
+    bool ended GUARDED_BY(mutex) = false;
+  } input;
   std::atomic<std::uint64_t> next_file_chunk{0};
   std::atomic<std::uint64_t> written{0};
   job.RunWorkers([&] {
@@ -178,18 +183,18 @@ Result<std::uint64_t> CopyToImage(int fd, VolumeImage& image, std::uint64_t offs
           return;
         }
       } else {
-        std::lock_guard<std::mutex> lock(input_mutex);
-        if (input_ended || next >= chunks) {
-          if (!input_ended && next >= chunks && !length) {
+        MutexLock lock(input.mutex);
+        if (input.ended || input.next >= chunks) {
+          if (!input.ended && input.next >= chunks && !length) {
             // Planned up to capacity: anything more in the stream does not fit.
             std::uint8_t probe;
             Result<std::size_t> extra = ReadFull(fd, &probe, 1);
             if (extra && *extra > 0) job.Fail(BeyondCapacity(capacity).error());
-            input_ended = true;
+            input.ended = true;
           }
           return;
         }
-        k = next++;
+        k = input.next++;
         const auto [begin, end] = plan.Range(k);
         Result<std::size_t> got = ReadFull(fd, buffer.data(), static_cast<std::size_t>(end - begin));
         if (!got) {
@@ -198,7 +203,7 @@ Result<std::uint64_t> CopyToImage(int fd, VolumeImage& image, std::uint64_t offs
         }
         len = *got;
         if (len < end - begin) {
-          input_ended = true;
+          input.ended = true;
           if (length) {
             job.Fail(InternalError(ErrorDomain::kStorage,
                                    "input ended before " + std::to_string(*length) + " bytes")
@@ -231,9 +236,11 @@ Result<std::uint64_t> CopyFromImage(VolumeImage& image, std::uint64_t offset, st
   const std::uint64_t chunks = plan.count();
   Job job(length, options);
   std::atomic<std::uint64_t> next{0};
-  std::mutex order_mutex;
-  std::condition_variable turn;
-  std::uint64_t next_to_write = 0;  // guarded by order_mutex (streams only)
+  struct {  // streams only: chunks are written in order
+    Mutex mutex;
+    CondVar turn;
+    std::uint64_t next_to_write GUARDED_BY(mutex) = 0;
+  } order;
   job.RunWorkers([&] {
     std::vector<std::uint8_t> buffer(plan.chunk);
     while (!job.failed()) {
@@ -245,16 +252,16 @@ Result<std::uint64_t> CopyFromImage(VolumeImage& image, std::uint64_t offset, st
       if (regular) {
         if (r) r = WriteFull(fd, buffer.data(), len, position + (begin - offset));
       } else {
-        std::unique_lock<std::mutex> lock(order_mutex);
-        turn.wait(lock, [&] { return next_to_write == k || job.failed(); });
+        MutexLock lock(order.mutex);
+        while (order.next_to_write != k && !job.failed()) order.turn.Wait(order.mutex);
         if (r && !job.failed()) r = WriteFull(fd, buffer.data(), len, std::nullopt);
-        ++next_to_write;
-        turn.notify_all();
+        ++order.next_to_write;
+        order.turn.NotifyAll();
       }
       if (!r) {
         job.Fail(r.error());
-        std::lock_guard<std::mutex> lock(order_mutex);
-        turn.notify_all();
+        MutexLock lock(order.mutex);
+        order.turn.NotifyAll();
         return;
       }
       job.Advance(len);

@@ -44,4 +44,14 @@ class VolumeImage {
 // An unencrypted raw file: capacity is the file size.
 Result<std::unique_ptr<VolumeImage>> OpenRawImage(std::unique_ptr<BlockFile> file);
 
+// The range check of every image's Read and Write: offset+len within the plaintext capacity.
+inline Result<void> CheckImageRange(std::uint64_t offset, std::size_t len, std::uint64_t capacity) {
+  if (offset > capacity || len > capacity - offset) {
+    return Fail(ErrorCode::kInvalidArg, ErrorDomain::kStorage,
+                "invalid argument: range " + std::to_string(offset) + "+" + std::to_string(len) +
+                    " is beyond the volume capacity " + std::to_string(capacity));
+  }
+  return {};
+}
+
 }  // namespace vsecret::volume

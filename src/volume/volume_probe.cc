@@ -6,10 +6,40 @@
 #include <cerrno>
 
 #include "volume/block_file.h"
+#include "volume/luks2_image.h"
 #include "volume/luks_image.h"
 #include "volume/storage_internal.h"
 
 namespace vsecret::volume {
+namespace {
+
+// The LUKS1 half of the probe: ProbeFile sends version 2 to the LUKS2 reader and everything else
+// here, so a header of any other version makes a broken volume (listed, never opened). Fewer
+// than kLuksHeaderSize bytes after the magic is a truncated header.
+Result<LuksHeader> ParseProbedLuks(std::span<const std::uint8_t> head) {
+  const LuksVersion version = ProbeLuks(head);
+  if (version != LuksVersion::kLuks1 && head.size() >= 8) {
+    const unsigned number = static_cast<unsigned>(head[6]) << 8 | head[7];
+    return InternalError(ErrorDomain::kStorage,
+                         "LUKS version " + std::to_string(number) + " is not supported");
+  }
+  if (head.size() < kLuksHeaderSize) {
+    return InternalError(ErrorDomain::kStorage, "LUKS header is truncated (" + std::to_string(head.size()) +
+                                                    " of " + std::to_string(kLuksHeaderSize) + " bytes)");
+  }
+  return ParseLuksHeader(head);
+}
+
+}  // namespace
+
+Error BrokenVolumeError(const std::string& path, const Error& reason) {
+  std::string_view detail = reason.message();
+  const std::string_view prefix = LibvirtMessagePrefix(reason.code());
+  if (!prefix.empty() && detail.starts_with(prefix)) detail.remove_prefix(prefix.size());
+  return InternalError(ErrorDomain::kStorage,
+                       "cannot open LUKS volume '" + path + "': " + std::string(detail))
+      .error();
+}
 
 Result<ProbedFile> ProbeFile(const std::string& path) {
   ProbedFile out;
@@ -30,15 +60,37 @@ Result<ProbedFile> ProbeFile(const std::string& path) {
     out.encrypted = (*qcow2)->crypt_method == 2;
     return out;
   }
-  out.luks = ProbeLuks(std::span(head).first(*got));
-  if (out.luks == LuksVersion::kLuks1) {
-    Result<LuksHeader> header = ParseLuksHeader(std::span(head).first(*got));
-    if (header) {
-      out.encrypted = true;
-      out.capacity = LuksCapacity(*header, out.capacity);
-      out.luks_header = std::move(*header);
+  const std::span<const std::uint8_t> start = std::span(head).first(*got);
+  out.luks = ProbeLuks(start);
+  if (!HasLuksMagic(start)) return out;
+  // From here on the file is a LUKS volume: encrypted, whether or not it can be opened.
+  out.encrypted = true;
+  if (out.luks == LuksVersion::kLuks2) {
+    Result<Luks2Header> header2 = ReadLuks2Header(**file);
+    if (!header2) {
+      out.broken = header2.error();
+      out.capacity = 0;
+      return out;
+    }
+    out.capacity = Luks2Capacity(*header2, out.capacity);
+    return out;
+  }
+  Result<LuksHeader> header = ParseProbedLuks(start);
+  if (header) {
+    const std::uint64_t needed = std::uint64_t{header->payload_offset} * kLuksSectorSize;
+    if (out.capacity < needed) {
+      header = InternalError(ErrorDomain::kStorage,
+                             "LUKS volume is truncated: the file has " + std::to_string(out.capacity) +
+                                 " bytes, its header and key slots need " + std::to_string(needed));
     }
   }
+  if (!header) {
+    out.broken = header.error();
+    out.capacity = 0;
+    return out;
+  }
+  out.capacity = LuksCapacity(*header, out.capacity);
+  out.luks_header = std::move(*header);
   return out;
 }
 

@@ -3,11 +3,9 @@
 by libvirt loads in vsecret unchanged (same list, same XML, same values, same files)."""
 import os
 import shutil
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
+from vstest import cli
 
 SECRETS = [
     ("0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", "<usage type='volume'><volume>/img/a.img</volume></usage>", "no",
@@ -53,7 +51,7 @@ class CrossLoad(unittest.TestCase):
         return out
 
     def roundtrip(self, writer_is_vsecret):
-        pair = harness.Pair()
+        pair = cli.Pair()
         self.addCleanup(pair.close)
         writer = pair.vsecret if writer_is_vsecret else pair.libvirt
         reader = pair.libvirt if writer_is_vsecret else pair.vsecret
@@ -74,7 +72,7 @@ class CrossLoad(unittest.TestCase):
         self.roundtrip(writer_is_vsecret=False)
 
     def test_both_tools_write_identical_files(self):
-        pair = harness.Pair()
+        pair = cli.Pair()
         self.addCleanup(pair.close)
         self.populate(pair.libvirt, pair)
         self.populate(pair.vsecret, pair)

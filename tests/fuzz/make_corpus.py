@@ -33,6 +33,12 @@ def literals(path):
     return out
 
 
+def unit_test(src, name):
+    """The unit test file NAME, in whichever layer directory of tests/unit it lives (None if absent)."""
+    found = sorted((src / "tests/unit").rglob(name))
+    return found[0] if found else None
+
+
 def put(directory, data, prefix=b""):
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
@@ -44,7 +50,7 @@ def put(directory, data, prefix=b""):
 def main():
     src, root = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
     dirs = {}
-    for target in ("secret_xml", "base64", "value_codec", "secret_conf", "rpc_frame",
+    for target in ("secret_xml", "base64", "value_codec", "virconf", "rpc_frame",
                    "encryption_xml", "luks_header"):
         dirs[target] = root / target
         dirs[target].mkdir(parents=True, exist_ok=True)
@@ -53,32 +59,33 @@ def main():
     for xml in sorted((src / "tests/data/secretxml").rglob("*.xml")):
         for flag in (b"\0", b"\1"):
             put(dirs["secret_xml"], xml.read_bytes(), flag)
-    for lit in literals(src / "tests/unit/secret_xml_test.cc"):
+    for lit in literals(unit_test(src, "secret_xml_test.cc")):
         if "<secret" in lit:
             put(dirs["secret_xml"], lit, b"\0")
 
     # Storage XML: the first byte picks <encryption> (0), volume (1) or pool (2).
     for test in ("encryption_xml_test.cc", "volume_interop_test.cc"):
-        path = src / "tests/unit" / test
-        if not path.exists():
+        path = unit_test(src, test)
+        if path is None:
             continue
         for lit in literals(path):
             for tag, selector in (("<encryption", b"\0"), ("<volume", b"\1"), ("<pool", b"\2")):
                 if tag in lit:
                     put(dirs["encryption_xml"], lit, selector)
 
-    # secret.conf: the packaged example and the unit tests' snippets.
-    if (src / "packaging/secret.conf").exists():
-        put(dirs["secret_conf"], (src / "packaging/secret.conf").read_bytes())
-    for test in ("secret_conf_test.cc", "encryption_config_test.cc"):
-        path = src / "tests/unit" / test
-        if path.exists():
+    # virConf files: the packaged secret.conf and vsecretd.conf and the unit tests' snippets.
+    for conf in ("packaging/secret.conf", "packaging/vsecretd.conf"):
+        if (src / conf).exists():
+            put(dirs["virconf"], (src / conf).read_bytes())
+    for test in ("virconf_test.cc", "secret_conf_test.cc", "daemon_config_test.cc", "encryption_config_test.cc"):
+        path = unit_test(src, test)
+        if path is not None:
             for lit in literals(path):
                 if "=" in lit or "#" in lit or "[" in lit:
-                    put(dirs["secret_conf"], lit)
+                    put(dirs["virconf"], lit)
 
     # base64: the unit test's vectors plus some value files' worth of text.
-    for lit in literals(src / "tests/unit/base64_test.cc"):
+    for lit in literals(unit_test(src, "base64_test.cc")):
         put(dirs["base64"], lit)
 
     for target, directory in dirs.items():

@@ -2,7 +2,8 @@
 
 Sets distinctive canary values through the embedded store (vsecret -c secret:///embed?root=DIR)
 and through vsecretd, runs every secret command at the most verbose log level
-(VSECRET_LOG_LEVEL=1, vsecretd --verbose), and searches every stdout, stderr and daemon log for
+(VSECRET_LOG_LEVEL=1, vsecretd --verbose; and vsecretd with log_level = 1 and a file, a journald
+and a stderr output in vsecretd.conf), and searches every stdout, stderr and daemon log for
 the canary in raw, base64 (at each of the three alignments) and hex form. The only place allowed
 to show a value is the stdout of secret-get-value. With encryption at rest on (secret.conf plus
 a key file), the store directory must not hold the value in any of those forms either.
@@ -28,19 +29,17 @@ import select
 import stat
 import shutil
 import subprocess
-import sys
 import tempfile
 import termios
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-import daemon_harness as h  # noqa: E402
-from hardening_support import enable_encryption, needles  # noqa: E402
+from vstest import daemons, journal, paths, process, sockets
+from vstest.hardening import enable_encryption, needles
 
 UUIDS = ["5f0c2a3e-3c6b-4d1f-9a0e-7b1d2c3e4f51", "0b6e2f9a-1d3c-4e5f-8a7b-9c0d1e2f3a4b"]
 VOLUME_UUID = "7d3e1c2b-4a5f-4e6d-8c9b-0a1b2c3d4e5f"
-ADMIN = os.path.join(h.BIN, "vsecret-admin")
+ADMIN = os.path.join(paths.BIN, "vsecret-admin")
 
 
 class CanaryTest(unittest.TestCase):
@@ -63,16 +62,16 @@ class CanaryTest(unittest.TestCase):
         os.makedirs(home, exist_ok=True)
         run = os.path.join(self.work, "run")
         os.makedirs(run, mode=0o700, exist_ok=True)
-        return h.clean_env({"VSECRET_LOG_LEVEL": "1", "HOME": home, "XDG_RUNTIME_DIR": run,
-                            "XDG_CONFIG_HOME": os.path.join(home, ".config"),
-                            "XDG_CACHE_HOME": os.path.join(home, ".cache"),
-                            "XDG_DATA_HOME": os.path.join(home, ".local", "share"),
-                            "XDG_STATE_HOME": os.path.join(home, ".local", "state"),
-                            "VSECRET_LUKS_ITERATIONS": "1000"})
+        return process.clean_env({"VSECRET_LOG_LEVEL": "1", "HOME": home, "XDG_RUNTIME_DIR": run,
+                                  "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+                                  "XDG_CACHE_HOME": os.path.join(home, ".cache"),
+                                  "XDG_DATA_HOME": os.path.join(home, ".local", "share"),
+                                  "XDG_STATE_HOME": os.path.join(home, ".local", "state"),
+                                  "VSECRET_LUKS_ITERATIONS": "1000"})
 
     def run_tool(self, argv, name, allowed=False, stdin=None):
         r = subprocess.run(argv, env=self.env(), input=stdin if stdin is not None else b"",
-                           capture_output=True, timeout=h.TIMEOUT)
+                           capture_output=True, timeout=process.TIMEOUT)
         self.outputs.append(("stdout of " + name, r.stdout, allowed))
         self.outputs.append(("stderr of " + name, r.stderr, False))
         return r
@@ -81,8 +80,8 @@ class CanaryTest(unittest.TestCase):
         return self.run_tool([ADMIN, "--root", root] + list(args), "vsecret-admin " + " ".join(args))
 
     def vsecret(self, uri, *args, allowed=False):
-        r = subprocess.run([h.VSECRET, "-c", uri] + list(args), env=self.env(), stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=h.TIMEOUT)
+        r = subprocess.run([paths.VSECRET, "-c", uri] + list(args), env=self.env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=process.TIMEOUT)
         name = " ".join(args)
         self.outputs.append(("stdout of " + name, r.stdout, allowed))
         self.outputs.append(("stderr of " + name, r.stderr, False))
@@ -172,7 +171,7 @@ class CanaryTest(unittest.TestCase):
         root = os.path.join(self.work, "daemon")
         os.makedirs(root)
         self.enable_encryption(root)
-        daemon = h.Vsecretd(root=root, args=["--verbose"], env={"VSECRET_LOG_LEVEL": "1"})
+        daemon = daemons.Vsecretd(root=root, args=["--verbose"], env={"VSECRET_LOG_LEVEL": "1"})
         try:
             self.exercise(daemon.uri(), "daemon")
             # A read-only connection is refused the value; that error must be clean too.
@@ -183,6 +182,37 @@ class CanaryTest(unittest.TestCase):
         daemon.cleanup()
         self.assertTrue(log, "vsecretd logged nothing at level 1")
         self.outputs.append(("vsecretd log", log, False))
+        self.check_outputs()
+        self.check_store(root)
+
+    @unittest.skipUnless(journal.available(), "needs root and unshare for the fake journal")
+    def test_daemon_log_outputs(self):
+        """The same commands with vsecretd logging everything to a file, to journald (a fake
+        journal socket, vstest.journal) and to stderr, through vsecretd.conf's log_outputs."""
+        root = os.path.join(self.work, "daemon-outputs")
+        os.makedirs(root)
+        self.enable_encryption(root)
+        log_file = os.path.join(self.work, "vsecretd-outputs.log")
+        conf = self.write_input("vsecretd-outputs.conf", b'log_level = 1\nlog_outputs = "1:file:%s 1:journald 1:stderr"\n'
+                                % log_file.encode())
+        j = journal.FakeJournal()
+        self.addCleanup(j.close)
+        daemon = daemons.Vsecretd(root=root, args=["--config", conf], prefix=j.prefix())
+        try:
+            self.exercise(daemon.uri(), "outputs")
+            self.vsecret(daemon.uri(ro=True), "secret-get-value", UUIDS[0])
+        finally:
+            daemon.stop()
+        stderr = daemon.stderr().encode()
+        daemon.cleanup()
+        with open(log_file, "rb") as f:
+            file_log = f.read()
+        datagrams = j.datagrams()
+        for what, data in (("stderr", stderr), ("file", file_log)):
+            self.assertIn(b": debug : rpc.server : closing client fd", data, what)
+        for what, data in (("stderr", stderr), ("file", file_log), ("journal", b"".join(datagrams))):
+            self.outputs.append(("vsecretd %s output" % what, data, False))
+        self.assertTrue(any(journal.decode(d).get("PRIORITY") == b"7" for d in datagrams), "no debug entry")
         self.check_outputs()
         self.check_store(root)
 
@@ -291,7 +321,7 @@ class CanaryTest(unittest.TestCase):
                 self.assertEqual(f.read(), self.canaries[0])
             if shutil.which("qemu-img"):
                 q = subprocess.run(["qemu-img", "info", "--object"] + r.stdout.decode().split()[1:],
-                                   capture_output=True, timeout=h.TIMEOUT, env=self.env())
+                                   capture_output=True, timeout=process.TIMEOUT, env=self.env())
                 self.assertEqual(q.returncode, 0, q.stderr)
             os.unlink(key_file)
         # vol-qemu-exec hands the passphrase on a pipe; the argv it builds (echoed here) is clean.
@@ -326,28 +356,28 @@ class CanaryTest(unittest.TestCase):
         root = os.path.join(self.work, "events")
         os.makedirs(root)
         self.enable_encryption(root)
-        daemon = h.Vsecretd(root=root, args=["--verbose"], env={"VSECRET_LOG_LEVEL": "1"})
+        daemon = daemons.Vsecretd(root=root, args=["--verbose"], env={"VSECRET_LOG_LEVEL": "1"})
         try:
             uri = daemon.uri()
             self.define(uri, UUIDS[0], "<usage type='ceph'><name>event-0</name></usage>")
-            events = subprocess.Popen([h.VSECRET, "-c", uri, "secret-event", "--event", "value-changed", "--loop",
+            events = subprocess.Popen([paths.VSECRET, "-c", uri, "secret-event", "--event", "value-changed", "--loop",
                                        "--timeout", "4", "--timestamp"], env=self.env(), stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            one = subprocess.Popen([h.VSECRET, "-c", uri, "secret-event", "--event", "lifecycle", "--secret",
+            one = subprocess.Popen([paths.VSECRET, "-c", uri, "secret-event", "--event", "lifecycle", "--secret",
                                     UUIDS[0], "--loop", "--timeout", "4"], env=self.env(), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             # Values keep changing for 2.5 s, so the watchers see changes however late they register.
-            paths = [self.write_input("event-%d-raw" % i, c) for i, c in enumerate(self.canaries)]
+            inputs = [self.write_input("event-%d-raw" % i, c) for i, c in enumerate(self.canaries)]
             start = time.monotonic()
             i = 0
             while time.monotonic() - start < 2.5:
-                self.vsecret(uri, "secret-set-value", UUIDS[0], "--file", paths[i % 2], "--plain")
+                self.vsecret(uri, "secret-set-value", UUIDS[0], "--file", inputs[i % 2], "--plain")
                 i += 1
                 time.sleep(0.1)
             self.vsecret(uri, "secret-undefine", UUIDS[0])
             for name, proc, seen in (("secret-event value-changed", events, b"value-changed"),
                                      ("secret-event lifecycle", one, b"Undefined")):
-                out, err = proc.communicate(timeout=h.TIMEOUT)
+                out, err = proc.communicate(timeout=process.TIMEOUT)
                 self.outputs.append(("stdout of " + name, out, False))
                 self.outputs.append(("stderr of " + name, err, False))
                 self.assertIn(seen, out, name)
@@ -385,8 +415,8 @@ class CanaryTest(unittest.TestCase):
             b"secret-list --all",
             b""])
         # A new session has no controlling terminal, so --interactive reads stdin as virsh does.
-        r = subprocess.run([h.VSECRET, "-c", uri], env=self.env(), input=script, capture_output=True,
-                           timeout=h.TIMEOUT, start_new_session=True)
+        r = subprocess.run([paths.VSECRET, "-c", uri], env=self.env(), input=script, capture_output=True,
+                           timeout=process.TIMEOUT, start_new_session=True)
         # The shell shows each command line after its prompt, as virsh's readline does on a pipe; the
         # lines that carry a value themselves are the user's own input. Nothing else may show one
         # (the line answering --interactive is not echoed).
@@ -416,14 +446,14 @@ class CanaryTest(unittest.TestCase):
         def make_controlling():
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        proc = subprocess.Popen([h.VSECRET, "-c", uri], env=dict(self.env(), TERM="dumb"), stdin=slave,
+        proc = subprocess.Popen([paths.VSECRET, "-c", uri], env=dict(self.env(), TERM="dumb"), stdin=slave,
                                 stdout=slave, stderr=slave, start_new_session=True, preexec_fn=make_controlling)
         os.close(slave)
         transcript = b""
 
         def read_until(marker):
             nonlocal transcript
-            deadline = time.monotonic() + h.TIMEOUT
+            deadline = time.monotonic() + process.TIMEOUT
             while marker not in transcript:
                 self.assertLess(time.monotonic(), deadline, "no %r in %r" % (marker, transcript))
                 if select.select([master], [], [], 0.5)[0]:
@@ -441,7 +471,7 @@ class CanaryTest(unittest.TestCase):
             read_until(b"Enter new value for secret:")
             # The reader switches echo (and signals) off with TCSAFLUSH, which drops anything typed
             # before: type once it has (the terminal's settings are shared by both ends).
-            deadline = time.monotonic() + h.TIMEOUT
+            deadline = time.monotonic() + process.TIMEOUT
             while termios.tcgetattr(master)[3] & termios.ISIG:
                 self.assertLess(time.monotonic(), deadline, "the password reader never took the terminal")
                 time.sleep(0.01)
@@ -450,7 +480,7 @@ class CanaryTest(unittest.TestCase):
             os.write(master, b"secret-list\n")
             read_until(b"ceph tty")
             os.write(master, b"quit\n")
-            proc.wait(timeout=h.TIMEOUT)
+            proc.wait(timeout=process.TIMEOUT)
             while select.select([master], [], [], 0)[0]:
                 try:
                     chunk = os.read(master, 4096)
@@ -460,7 +490,7 @@ class CanaryTest(unittest.TestCase):
                     break
                 transcript += chunk
         finally:
-            h.stop_process(proc)
+            process.stop_process(proc)
             os.close(master)
         self.outputs.append(("terminal of the shell", transcript, False))
         got = self.vsecret(uri, "secret-get-value", UUIDS[0], allowed=True)
@@ -478,10 +508,10 @@ class CanaryTest(unittest.TestCase):
             os.chmod(self.work, 0o711)  # mkdtemp's 0700 would keep nobody out of root
             pre = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
         proc = subprocess.Popen(pre + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=h.clean_env())
+                                env=process.clean_env())
         try:
             if "--root" in argv:
-                h.wait_for_socket(os.path.join(root, "run", "virtsecretd-sock"), proc)
+                sockets.wait_for_socket(os.path.join(root, "run", "virtsecretd-sock"), proc)
             else:
                 # Until setpriv has exec'd argv, /proc/PID is setpriv's (still root's).
                 deadline = time.monotonic() + 10
@@ -496,7 +526,7 @@ class CanaryTest(unittest.TestCase):
             with open("/proc/%d/limits" % proc.pid) as f:
                 core = [line for line in f.read().splitlines() if line.startswith("Max core file size")]
         finally:
-            h.stop_process(proc)
+            process.stop_process(proc)
         return uid, core
 
     def test_daemon_not_dumpable(self):
@@ -508,7 +538,7 @@ class CanaryTest(unittest.TestCase):
         # Control: an ordinary process run the same way is owned by its user.
         control_uid, _ = self.owner_of_proc_entry(["sleep", "5"], root)
         self.assertEqual(control_uid, expected_owner)
-        uid, core = self.owner_of_proc_entry([h.VSECRETD, "--root", root], root)
+        uid, core = self.owner_of_proc_entry([paths.VSECRETD, "--root", root], root)
         self.assertEqual(uid, 0, "vsecretd is dumpable (/proc/PID/status owned by %d)" % uid)
         self.assertEqual(len(core), 1)
         self.assertEqual(core[0].split()[4], "0", "vsecretd allows core files: " + core[0])

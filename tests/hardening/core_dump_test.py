@@ -19,13 +19,11 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-import daemon_harness as h  # noqa: E402
-from hardening_support import enable_encryption, needles  # noqa: E402
+from vstest import daemons, paths, process
+from vstest.hardening import enable_encryption, needles
 
 UUIDS = ["6a1d3b4f-4d7c-4e20-8b1f-8c2e3d4f5a62",  # persistent, private: --plain canary
          "1c7f3a0b-2e4d-4f60-9b8c-0d1e2f3a4b5c",  # persistent: base64 canary, read back
@@ -76,8 +74,8 @@ class CoreDumpTest(unittest.TestCase):
         return enable_encryption(self.work, root)
 
     def vsecret(self, uri, *args):
-        r = subprocess.run([h.VSECRET, "-c", uri] + list(args), env=h.clean_env(),
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=h.TIMEOUT)
+        r = subprocess.run([paths.VSECRET, "-c", uri] + list(args), env=process.clean_env(),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=process.TIMEOUT)
         self.assertEqual(r.returncode, 0, "vsecret %s: %r" % (" ".join(args), r.stderr))
         return r
 
@@ -106,8 +104,8 @@ class CoreDumpTest(unittest.TestCase):
         self.vsecret(uri, "secret-list", "--ephemeral")
         self.vsecret(uri, "secret-dumpxml", UUIDS[0])
         py = self.write(label + "-py", self.canaries[2])
-        r = subprocess.run([h.PYTHON, "-c", CLIENT, uri, UUIDS[2], py], env=h.clean_env(),
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=h.TIMEOUT)
+        r = subprocess.run([paths.PYTHON, "-c", CLIENT, uri, UUIDS[2], py], env=process.clean_env(),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=process.TIMEOUT)
         self.assertEqual((r.returncode, r.stdout.strip()), (0, b"OK"), r.stderr.decode(errors="replace"))
         # Setting a value again (replacing the old one) must not leave the old one behind either.
         self.vsecret(uri, "secret-set-value", UUIDS[0], "--file", raw, "--plain")
@@ -117,7 +115,7 @@ class CoreDumpTest(unittest.TestCase):
         # gcore is a script running gdb as its child: in a session of its own, so that on a
         # timeout its whole process group (gcore and its gdb, nothing else) can be killed.
         proc = subprocess.Popen([GCORE, "-o", prefix, str(pid)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=h.clean_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=process.clean_env(),
                                 start_new_session=True)
         try:
             _, err = proc.communicate(timeout=GCORE_TIMEOUT)
@@ -152,7 +150,7 @@ class CoreDumpTest(unittest.TestCase):
         os.makedirs(root)
         if encrypted:
             self.enable_encryption(root)
-        daemon = h.Vsecretd(root=root)
+        daemon = daemons.Vsecretd(root=root)
         try:
             self.exercise(daemon.uri(), label)
             core = self.take_core(daemon.proc.pid)

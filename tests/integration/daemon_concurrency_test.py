@@ -3,11 +3,9 @@ no lost update, no torn or stale read, and the same consistent store after a res
 import json
 import os
 import subprocess
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
+from vstest import daemons, paths, process
 
 CLIENTS = 64
 ROUNDS = 30
@@ -86,20 +84,20 @@ print(json.dumps(out, sort_keys=True))
 
 class ConcurrencyTest(unittest.TestCase):
     def setUp(self):
-        self.daemon = h.Vsecretd()
+        self.daemon = daemons.Vsecretd()
 
     def tearDown(self):
         self.daemon.cleanup()
 
     def snapshot(self):
-        p = subprocess.run([h.PYTHON, "-c", SNAPSHOT, self.daemon.uri()], capture_output=True, timeout=60,
-                           env=h.clean_env())
+        p = subprocess.run([paths.PYTHON, "-c", SNAPSHOT, self.daemon.uri()], capture_output=True, timeout=60,
+                           env=process.clean_env())
         self.assertEqual(p.returncode, 0, p.stderr)
         return p.stdout
 
     def test_64_clients_no_lost_update_consistent_store(self):
-        p = subprocess.run([h.PYTHON, "-c", WORKLOAD, self.daemon.uri(), str(CLIENTS), str(ROUNDS)],
-                           capture_output=True, timeout=300, env=h.clean_env())
+        p = subprocess.run([paths.PYTHON, "-c", WORKLOAD, self.daemon.uri(), str(CLIENTS), str(ROUNDS)],
+                           capture_output=True, timeout=300, env=process.clean_env())
         self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace")[-2000:])
         lines = p.stdout.decode().splitlines()
         self.assertEqual(lines[0], "OK", lines)
@@ -119,7 +117,7 @@ class ConcurrencyTest(unittest.TestCase):
         self.assertEqual(old.stop(), 0)
         old.owned_root = False
         old.cleanup()
-        self.daemon = h.Vsecretd(root=old.root)
+        self.daemon = daemons.Vsecretd(root=old.root)
         self.daemon.owned_root = True
         self.assertEqual(json.loads(self.snapshot()), before)
 

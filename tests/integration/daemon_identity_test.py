@@ -5,12 +5,9 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
-from vstest import libvirt12  # noqa: E402
+from vstest import daemons, libvirt12, paths, process, rpc
 
 UUID = "6a2f7c3e-5b1d-4e8a-9c0f-1d2e3f4a5b6c"
 PUBLIC_UUID = "6a2f7c3e-5b1d-4e8a-9c0f-1d2e3f4a5b6d"
@@ -87,8 +84,8 @@ T_INT, T_UINT, T_LLONG, T_ULLONG, T_DOUBLE, T_BOOLEAN, T_STRING = range(1, 8)
 
 def tparam(name, kind, value):
     body = {T_INT: ">i", T_UINT: ">I", T_LLONG: ">q", T_ULLONG: ">Q", T_DOUBLE: ">d", T_BOOLEAN: ">i"}
-    out = h.xdr_string(name) + struct.pack(">i", kind)
-    return out + (h.xdr_string(value) if kind == T_STRING else struct.pack(body[kind], value))
+    out = rpc.xdr_string(name) + struct.pack(">i", kind)
+    return out + (rpc.xdr_string(value) if kind == T_STRING else struct.pack(body[kind], value))
 
 
 def identity_args(params, flags=0, count=None):
@@ -116,7 +113,7 @@ def identity_probes():
         ("unknown and duplicate", "rw", True, identity_args([uid, uid, tparam("zzz", T_INT, 1)])),
         ("21 parameters", "rw", True, identity_args(many)),
         ("count lies", "rw", True, identity_args([uid], count=3)),
-        ("bad union arm", "rw", True, identity_args([h.xdr_string("user-name") + struct.pack(">i", 9)])),
+        ("bad union arm", "rw", True, identity_args([rpc.xdr_string("user-name") + struct.pack(">i", 9)])),
         ("name too long", "rw", True, identity_args([tparam("x" * 80, T_STRING, "v")])),
         ("flags set", "rw", True, identity_args([uid], flags=0x80)),
     ]
@@ -125,13 +122,13 @@ def identity_probes():
 def identity_answers(daemon):
     out = []
     for name, sock, do_open, payload in identity_probes():
-        c = h.RawConn(daemon.rw if sock == "rw" else daemon.ro)
+        c = rpc.RawConn(daemon.rw if sock == "rw" else daemon.ro)
         try:
             if do_open:
                 c.open()
             else:
                 c.call(66)
-            out.append((name, h.describe(c.call(SET_IDENTITY, payload))))
+            out.append((name, rpc.describe(c.call(SET_IDENTITY, payload))))
         finally:
             c.close()
     return out
@@ -140,7 +137,7 @@ def identity_answers(daemon):
 class IdentityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = h.Vsecretd(args=["-v"])
+        cls.d = daemons.Vsecretd(args=["-v"])
         prepare(cls.d.uri())
         cls.token_path = os.path.join(cls.d.root, "run", "common", "system.token")
         with open(cls.token_path) as f:
@@ -169,17 +166,17 @@ class IdentityTest(unittest.TestCase):
 
     def test_python_libvirt_9(self):
         self.check(run_client(["/usr/bin/python3", "-c", CLIENT, self.d.uri(), self.d.uri(ro=True),
-                               self.token, UUID, PUBLIC_UUID], env=h.clean_env()))
+                               self.token, UUID, PUBLIC_UUID], env=process.clean_env()))
 
     def test_python_libvirt_12(self):
         argv = ["python3", "-c", CLIENT, self.d.uri(), self.d.uri(ro=True), self.token, UUID, PUBLIC_UUID]
         p = libvirt12.run(argv, share=[self.d.root], timeout=90)
-        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
-        self.check(json.loads(p.stdout))
+        self.assertEqual(p.rc, 0, p.err)
+        self.check(json.loads(p.out))
 
     def test_token_never_logged(self):
         run_client(["/usr/bin/python3", "-c", CLIENT, self.d.uri(), self.d.uri(ro=True),
-                    self.token, UUID, PUBLIC_UUID], env=h.clean_env())
+                    self.token, UUID, PUBLIC_UUID], env=process.clean_env())
         log = self.d.stderr()
         self.assertNotIn(self.token, log)
         self.assertNotIn("private-passphrase-1", log)
@@ -191,7 +188,7 @@ class IdentityTest(unittest.TestCase):
         path = os.path.join(root, "run", "common", "system.token")
         with open(path, "w") as f:
             f.write("not-a-token\n")
-        p = subprocess.run([h.VSECRETD, "--root", root], capture_output=True, timeout=30, env=h.clean_env())
+        p = subprocess.run([paths.VSECRETD, "--root", root], capture_output=True, timeout=30, env=process.clean_env())
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(("System token in %s was corrupt" % path).encode(), p.stderr)
         self.assertFalse(os.path.exists(os.path.join(root, "run", "virtsecretd-sock")))
@@ -209,10 +206,10 @@ class IdentityTest(unittest.TestCase):
         self.assertEqual(got["21 parameters"][0], "err")
         self.assertEqual(got["count lies"][0], "err")
 
-    @unittest.skipUnless(h.libvirtd_available(), "needs root and libvirtd 9.0's secret driver")
+    @unittest.skipUnless(daemons.libvirtd_available(), "needs root and libvirtd 9.0's secret driver")
     def test_raw_identity_answers_match_libvirtd(self):
         ours = identity_answers(self.d)
-        ref = h.StockLibvirtd()
+        ref = daemons.StockLibvirtd()
         try:
             theirs = identity_answers(ref)
         finally:
@@ -221,18 +218,18 @@ class IdentityTest(unittest.TestCase):
             with self.subTest(probe=name):
                 self.assertEqual(got, want)
 
-    @unittest.skipUnless(h.libvirtd_available(), "needs root and libvirtd 9.0's secret driver")
+    @unittest.skipUnless(daemons.libvirtd_available(), "needs root and libvirtd 9.0's secret driver")
     def test_same_answers_as_libvirtd(self):
         # libvirtd keeps its token in its private /run/libvirt: only the token-less cases compare.
-        ref = h.StockLibvirtd()
+        ref = daemons.StockLibvirtd()
         try:
             prepare(ref.uri())
             theirs = run_client(["/usr/bin/python3", "-c", CLIENT, ref.uri(), ref.uri(ro=True), "",
-                                 UUID, PUBLIC_UUID], env=h.clean_env())
+                                 UUID, PUBLIC_UUID], env=process.clean_env())
         finally:
             ref.cleanup()
         ours = run_client(["/usr/bin/python3", "-c", CLIENT, self.d.uri(), self.d.uri(ro=True), "",
-                           UUID, PUBLIC_UUID], env=h.clean_env())
+                           UUID, PUBLIC_UUID], env=process.clean_env())
         self.assertEqual(ours, theirs)
 
 

@@ -8,13 +8,11 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
+from vstest import cli, daemons, paths, process, sockets
 
 U1 = "11111111-2222-3333-4444-555555555555"
 XML1 = ("<secret ephemeral='no' private='no'>\n  <uuid>%s</uuid>\n  <usage type='ceph'>\n    <name>one</name>\n"
@@ -28,7 +26,7 @@ def is_root():
 
 class SignalsAndLockTest(unittest.TestCase):
     def setUp(self):
-        self.daemon = h.Vsecretd()
+        self.daemon = daemons.Vsecretd()
 
     def tearDown(self):
         self.daemon.cleanup()
@@ -37,36 +35,36 @@ class SignalsAndLockTest(unittest.TestCase):
         store = os.path.join(self.daemon.root, "etc", "secrets")
         with open(os.path.join(store, U1 + ".xml"), "w") as f:
             f.write(XML1)
-        rc, out, _ = h.virsh(self.daemon.uri(), "secret-list")
+        rc, out, _ = cli.virsh(self.daemon.uri(), "secret-list")
         self.assertNotIn(U1, out)
         os.kill(self.daemon.proc.pid, signal.SIGHUP)
         deadline = time.monotonic() + 5
         while U1 not in out and time.monotonic() < deadline:
             time.sleep(0.05)
-            rc, out, _ = h.virsh(self.daemon.uri(), "secret-list")
+            rc, out, _ = cli.virsh(self.daemon.uri(), "secret-list")
         self.assertIn(U1, out)
         self.assertEqual(self.daemon.stop(), 0)
         for path in (self.daemon.rw, self.daemon.ro, os.path.join(self.daemon.root, "run", "secrets", "driver.pid")):
             self.assertFalse(os.path.exists(path), path)
 
     def test_second_instance_on_the_same_root_is_refused(self):
-        p = subprocess.run([h.VSECRETD, "--root", self.daemon.root], capture_output=True, timeout=10,
-                           env=h.clean_env())
+        p = subprocess.run([paths.VSECRETD, "--root", self.daemon.root], capture_output=True, timeout=10,
+                           env=process.clean_env())
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"Failed to acquire pid file '%s/run/secrets/driver.pid': Resource temporarily unavailable"
                       % self.daemon.root.encode(), p.stderr)
         # The first instance is untouched.
-        self.assertEqual(h.virsh(self.daemon.uri(), "secret-list")[0], 0)
+        self.assertEqual(cli.virsh(self.daemon.uri(), "secret-list")[0], 0)
 
     def test_usage_errors(self):
-        for argv, text in (([h.VSECRETD, "--bogus"], b"unknown option '--bogus'"),
-                           ([h.VSECRETD, "--root", "relative"], b"--root needs an absolute path"),
-                           ([h.VSECRETD, "--system", "--session"], b"mutually exclusive"),
-                           ([h.VSECRETD, "--timeout", "x"], b"Invalid value for timeout")):
-            p = subprocess.run(argv, capture_output=True, timeout=10, env=h.clean_env())
+        for argv, text in (([paths.VSECRETD, "--bogus"], b"unknown option '--bogus'"),
+                           ([paths.VSECRETD, "--root", "relative"], b"--root needs an absolute path"),
+                           ([paths.VSECRETD, "--system", "--session"], b"mutually exclusive"),
+                           ([paths.VSECRETD, "--timeout", "x"], b"Invalid value for timeout")):
+            p = subprocess.run(argv, capture_output=True, timeout=10, env=process.clean_env())
             self.assertEqual(p.returncode, 1, argv)
             self.assertIn(text, p.stderr)
-        p = subprocess.run([h.VSECRETD, "--help"], capture_output=True, timeout=10)
+        p = subprocess.run([paths.VSECRETD, "--help"], capture_output=True, timeout=10)
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"--root DIR", p.stdout)
 
@@ -88,7 +86,7 @@ class ConfigTest(unittest.TestCase):
         return path
 
     def test_sample_config_is_valid(self):
-        d = h.Vsecretd(args=["--config", os.path.join(SOURCE, "packaging", "vsecretd.conf")])
+        d = daemons.Vsecretd(args=["--config", os.path.join(SOURCE, "packaging", "vsecretd.conf")])
         self.daemons.append(d)
         self.assertEqual(stat.S_IMODE(os.stat(d.rw).st_mode), 0o700)
         self.assertEqual(stat.S_IMODE(os.stat(d.ro).st_mode), 0o777)
@@ -98,45 +96,45 @@ class ConfigTest(unittest.TestCase):
         conf = self.write('unix_sock_dir = "%s"\nunix_sock_rw_perms = "0770"\nunix_sock_ro_perms = "0755"\n'
                           'max_clients = 10 # comment\nunix_sock_rw_allowed_users = [ "nobody", ]\n' % sockdir)
         root = tempfile.mkdtemp(prefix="vsecretd-it-")
-        proc = subprocess.Popen([h.VSECRETD, "--root", root, "--config", conf], stderr=subprocess.PIPE,
-                                env=h.clean_env())
+        proc = subprocess.Popen([paths.VSECRETD, "--root", root, "--config", conf], stderr=subprocess.PIPE,
+                                env=process.clean_env())
         try:
             rw = os.path.join(sockdir, "virtsecretd-sock")
-            h.wait_for_socket(rw, proc)
+            sockets.wait_for_socket(rw, proc)
             self.assertEqual(stat.S_IMODE(os.stat(rw).st_mode), 0o770)
             self.assertEqual(stat.S_IMODE(os.stat(rw + "-ro").st_mode), 0o755)
             self.assertFalse(os.path.exists(os.path.join(root, "run", "virtsecretd-sock")))
-            self.assertEqual(h.virsh("secret+unix:///system?socket=" + rw, "secret-list")[0], 0)
+            self.assertEqual(cli.virsh("secret+unix:///system?socket=" + rw, "secret-list")[0], 0)
         finally:
-            h.stop_process(proc)
+            process.stop_process(proc)
             proc.stderr.close()
             shutil.rmtree(root, ignore_errors=True)
 
     def test_live_socket_is_never_stolen(self):
-        first = h.Vsecretd()
+        first = daemons.Vsecretd()
         self.daemons.append(first)
         conf = self.write('unix_sock_dir = "%s"\n' % os.path.dirname(first.rw))
         other_root = os.path.join(self.dir, "other")
-        p = subprocess.run([h.VSECRETD, "--root", other_root, "--config", conf], capture_output=True, timeout=10,
-                           env=h.clean_env())
+        p = subprocess.run([paths.VSECRETD, "--root", other_root, "--config", conf], capture_output=True, timeout=10,
+                           env=process.clean_env())
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"Failed to bind socket to '%s': Address already in use" % first.rw.encode(), p.stderr)
-        self.assertEqual(h.virsh(first.uri(), "secret-list")[0], 0)
+        self.assertEqual(cli.virsh(first.uri(), "secret-list")[0], 0)
 
     def test_bad_configs_are_reported(self):
-        for text, want in (('max_clients = "many"\n', b"config key max_clients must be a number"),
+        for text, want in (('max_clients = "many"\n', b"internal error: %s: expected an unsigned integer for 'max_clients' parameter"),
                            ('unix_sock_dir = "unterminated\n', b"configuration file syntax error: %s:1: unterminated"),
                            ('= 3\n', b"expecting a name"),
                            ('auth_unix_rw = "sasl"\n', b"vsecretd supports only \"none\""),
                            ('unix_sock_rw_perms = "0999"\n', b"Failed to parse mode '0999'"),
                            ('unix_sock_rw_allowed_users = [ "no-such-user-x" ]\n', b"unknown user 'no-such-user-x'")):
             conf = self.write(text)
-            p = subprocess.run([h.VSECRETD, "--root", self.dir, "--config", conf], capture_output=True, timeout=10,
-                               env=h.clean_env())
+            p = subprocess.run([paths.VSECRETD, "--root", self.dir, "--config", conf], capture_output=True, timeout=10,
+                               env=process.clean_env())
             self.assertEqual(p.returncode, 1, text)
             self.assertIn(want.replace(b"%s", conf.encode()), p.stderr)
-        p = subprocess.run([h.VSECRETD, "--root", self.dir, "--config", "/nonexistent.conf"], capture_output=True,
-                           timeout=10, env=h.clean_env())
+        p = subprocess.run([paths.VSECRETD, "--root", self.dir, "--config", "/nonexistent.conf"], capture_output=True,
+                           timeout=10, env=process.clean_env())
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"Failed to open file '/nonexistent.conf'", p.stderr)
 
@@ -145,7 +143,7 @@ class ConfigTest(unittest.TestCase):
 class PeerCredentialsTest(unittest.TestCase):
     def run_as_nobody(self, argv):
         p = subprocess.run(["runuser", "-u", "nobody", "--"] + argv, capture_output=True, timeout=30,
-                           env=h.clean_env())
+                           env=process.clean_env())
         return p.returncode, p.stdout.decode(), p.stderr.decode()
 
     def test_rw_socket_refuses_other_users_unless_allowed(self):
@@ -154,21 +152,21 @@ class PeerCredentialsTest(unittest.TestCase):
         conf.close()
         root = tempfile.mkdtemp(prefix="vsecretd-it-")
         os.chmod(root, 0o755)
-        d = h.Vsecretd(root=root, args=["--config", conf.name])
+        d = daemons.Vsecretd(root=root, args=["--config", conf.name])
         try:
             os.chmod(os.path.join(root, "run"), 0o755)
-            rc, out, err = self.run_as_nobody([h.VIRSH, "-c", d.uri(), "secret-list"])
+            rc, out, err = self.run_as_nobody([paths.VIRSH, "-c", d.uri(), "secret-list"])
             self.assertEqual(rc, 1)
             self.assertEqual(err, "error: failed to connect to the hypervisor\nerror: authentication failed: "
                                   "uid 65534 is not allowed to use the read-write socket\n")
-            rc, out, err = self.run_as_nobody([h.VIRSH, "-c", d.uri(ro=True), "secret-list"])
+            rc, out, err = self.run_as_nobody([paths.VIRSH, "-c", d.uri(ro=True), "secret-list"])
             self.assertEqual(rc, 0, err)
             d.cleanup()
             with open(conf.name, "w") as f:
                 f.write('unix_sock_rw_perms = "0777"\nunix_sock_rw_allowed_users = [ "nobody" ]\n')
-            d = h.Vsecretd(root=root, args=["--config", conf.name])
+            d = daemons.Vsecretd(root=root, args=["--config", conf.name])
             os.chmod(os.path.join(root, "run"), 0o755)
-            rc, out, err = self.run_as_nobody([h.VIRSH, "-c", d.uri(), "secret-list"])
+            rc, out, err = self.run_as_nobody([paths.VIRSH, "-c", d.uri(), "secret-list"])
             self.assertEqual(rc, 0, err)
         finally:
             d.cleanup()
@@ -178,20 +176,20 @@ class PeerCredentialsTest(unittest.TestCase):
 
 class IdleTimeoutTest(unittest.TestCase):
     def test_exits_when_idle_but_not_while_ephemeral_secrets_are_held(self):
-        d = h.Vsecretd(args=["--timeout", "1"])
+        d = daemons.Vsecretd(args=["--timeout", "1"])
         try:
             d.proc.wait(timeout=10)
             self.assertEqual(d.proc.returncode, 0)
         finally:
             d.cleanup()
-        d = h.Vsecretd(args=["--timeout=1"])
+        d = daemons.Vsecretd(args=["--timeout=1"])
         try:
-            rc, _, err = h.virsh(d.uri(), "secret-define", "/dev/stdin", stdin=b"<secret ephemeral='yes'/>")
+            rc, _, err = cli.virsh(d.uri(), "secret-define", "/dev/stdin", input=b"<secret ephemeral='yes'/>")
             self.assertEqual(rc, 0, err)
             time.sleep(2.5)
             self.assertIsNone(d.proc.poll())
-            uuid = h.virsh(d.uri(), "secret-list")[1].split("\n")[2].split()[0]
-            self.assertEqual(h.virsh(d.uri(), "secret-undefine", uuid)[0], 0)
+            uuid = cli.virsh(d.uri(), "secret-list")[1].split("\n")[2].split()[0]
+            self.assertEqual(cli.virsh(d.uri(), "secret-undefine", uuid)[0], 0)
             d.proc.wait(timeout=10)
             self.assertEqual(d.proc.returncode, 0)
         finally:
@@ -222,26 +220,26 @@ class SocketActivationTest(unittest.TestCase):
                 os.dup2(fd, target)
                 os.set_inheritable(target, True)
 
-        env = h.clean_env({"NOTIFY_SOCKET": notify_path, "LISTEN_FDS": "2",
-                           "LISTEN_FDNAMES": "vsecretd.socket:vsecretd-ro.socket"})
-        proc = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', h.VSECRETD, "--root", root],
+        env = process.clean_env({"NOTIFY_SOCKET": notify_path, "LISTEN_FDS": "2",
+                                 "LISTEN_FDNAMES": "vsecretd.socket:vsecretd-ro.socket"})
+        proc = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', paths.VSECRETD, "--root", root],
                                 env=env, preexec_fn=place_fds, close_fds=False, stderr=subprocess.DEVNULL)
         try:
             self.assertIn(b"READY=1", notify.recv(4096))
             for s in listeners:
                 s.close()
             uri = "secret+unix:///system?socket=" + rw_path
-            rc, out, err = h.virsh(uri, "secret-define", "/dev/stdin", stdin=XML1.encode())
+            rc, out, err = cli.virsh(uri, "secret-define", "/dev/stdin", input=XML1.encode())
             self.assertEqual(rc, 0, err)
-            rc, out, err = h.virsh("secret+unix:///system?socket=" + ro_path, "secret-define", "/dev/stdin",
-                                   stdin=XML1.encode())
+            rc, out, err = cli.virsh("secret+unix:///system?socket=" + ro_path, "secret-define", "/dev/stdin",
+                                     input=XML1.encode())
             self.assertIn("read only access prevents virSecretDefineXML", err)
             self.assertFalse(os.path.exists(os.path.join(root, "run", "virtsecretd-sock")))
             os.kill(proc.pid, signal.SIGTERM)
             self.assertIn(b"STOPPING=1", notify.recv(4096))
             self.assertEqual(proc.wait(timeout=10), 0)
         finally:
-            h.stop_process(proc)
+            process.stop_process(proc)
             notify.close()
             shutil.rmtree(work, ignore_errors=True)
 
@@ -264,7 +262,7 @@ virsh -r -c secret:///system secret-list
 "$VSECRET" -c secret:///system secret-get-value 11111111-2222-3333-4444-555555555555 || true
 ls /etc/libvirt/secrets
 '''
-        env = h.clean_env({"VSECRETD": h.VSECRETD, "VSECRET": h.VSECRET, "XML": XML1})
+        env = process.clean_env({"VSECRETD": paths.VSECRETD, "VSECRET": paths.VSECRET, "XML": XML1})
         p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
                            timeout=60, env=env)
         out = p.stdout.decode()
@@ -274,14 +272,14 @@ ls /etc/libvirt/secrets
         self.assertIn("%s.xml" % U1, out)
         self.assertIn("Secret not found: secret '%s' does not have a value" % U1, p.stderr.decode())
 
-    @unittest.skipUnless(h.libvirtd_available(), "needs the stock libvirtd")
+    @unittest.skipUnless(daemons.libvirtd_available(), "needs the stock libvirtd")
     def test_vsecret_finds_a_stock_libvirtd_on_the_legacy_socket(self):
         """With no virtsecretd-sock, `vsecret -c secret:///system` uses libvirt-sock (and -ro with
         -r), as libvirt's client does in its default "auto" mode."""
         work = tempfile.mkdtemp(prefix="vsecret-legacy-")
         drv = os.path.join(work, "drv")
         os.makedirs(drv)
-        os.symlink(h.SECRET_DRIVER, os.path.join(drv, os.path.basename(h.SECRET_DRIVER)))
+        os.symlink(paths.SECRET_DRIVER, os.path.join(drv, os.path.basename(paths.SECRET_DRIVER)))
         conf = os.path.join(work, "libvirtd.conf")
         with open(conf, "w") as f:
             f.write('auth_unix_rw = "none"\nauth_unix_ro = "none"\n')
@@ -297,7 +295,7 @@ printf '%s' "$XML" > "$WORK/one.xml"
 "$VSECRET" -c secret:///system secret-define "$WORK/one.xml"
 "$VSECRET" -r -c secret:///system secret-list
 '''
-        env = h.clean_env({"VSECRET": h.VSECRET, "XML": XML1, "DRV": drv, "CONF": conf, "WORK": work})
+        env = process.clean_env({"VSECRET": paths.VSECRET, "XML": XML1, "DRV": drv, "CONF": conf, "WORK": work})
         try:
             p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                                capture_output=True, timeout=60, env=env)
@@ -315,7 +313,7 @@ class SessionAutostartTest(unittest.TestCase):
         nobody = pwd.getpwnam("nobody")
         os.chown(work, nobody.pw_uid, nobody.pw_gid)
         runtime = os.path.join(work, "run")
-        env = h.clean_env({"HOME": work, "XDG_RUNTIME_DIR": runtime, "XDG_CONFIG_HOME": os.path.join(work, "cfg")})
+        env = process.clean_env({"HOME": work, "XDG_RUNTIME_DIR": runtime, "XDG_CONFIG_HOME": os.path.join(work, "cfg")})
         env.pop("LIBVIRT_AUTOSTART")
         os.makedirs(runtime, 0o700)
         os.chown(runtime, nobody.pw_uid, nobody.pw_gid)
@@ -324,13 +322,13 @@ class SessionAutostartTest(unittest.TestCase):
         with open(xml, "w") as f:
             f.write(XML1)
         try:
-            p = subprocess.run(["runuser", "-u", "nobody", "--", h.VSECRET, "-c", "secret:///session",
+            p = subprocess.run(["runuser", "-u", "nobody", "--", paths.VSECRET, "-c", "secret:///session",
                                 "secret-define", xml], capture_output=True, timeout=60, env=env)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn(b"Secret %s created" % U1.encode(), p.stdout)
             self.assertTrue(os.path.exists(os.path.join(runtime, "libvirt", "virtsecretd-sock")))
             # The stock client finds the same per-user daemon, and the definition is the user's.
-            p = subprocess.run(["runuser", "-u", "nobody", "--", h.VIRSH, "-c", "secret:///session", "secret-list"],
+            p = subprocess.run(["runuser", "-u", "nobody", "--", paths.VIRSH, "-c", "secret:///session", "secret-list"],
                                capture_output=True, timeout=30, env=dict(env, LIBVIRT_AUTOSTART="0"))
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn(U1.encode(), p.stdout)

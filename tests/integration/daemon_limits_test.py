@@ -7,17 +7,15 @@ lost. The limits come from vsecretd.conf, so the config keys are checked too."""
 import os
 import socket
 import struct
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
+from vstest import cli, daemons, paths, process, rpc
 
 U1 = "11111111-2222-3333-4444-555555555555"
 UUID1 = bytes.fromhex(U1.replace("-", ""))
-HANDLE = UUID1 + struct.pack(">i", 1) + h.xdr_string("/v/a.img")
+HANDLE = UUID1 + struct.pack(">i", 1) + rpc.xdr_string("/v/a.img")
 GET_VALUE, SET_VALUE, DEFINE, UNDEFINE, EVENT_REGISTER = 145, 144, 142, 146, 380
 MIB = 1 << 20
 # Under ASan (quarantined frees, shadow memory) or TSan the resident set says nothing about
@@ -58,11 +56,11 @@ class DaemonLimitsTest(unittest.TestCase):
         self.conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
         self.conf.write(LIMITS)
         self.conf.close()
-        self.daemon = h.Vsecretd(args=["--config", self.conf.name])
+        self.daemon = daemons.Vsecretd(args=["--config", self.conf.name])
         self.clients = []
-        rc, _, err = h.virsh(self.daemon.uri(), "secret-define", "/dev/stdin",
-                             stdin=("<secret><uuid>%s</uuid><usage type='volume'><volume>/v/a.img</volume></usage>"
-                                    "</secret>" % U1).encode())
+        rc, _, err = cli.virsh(self.daemon.uri(), "secret-define", "/dev/stdin",
+                               input=("<secret><uuid>%s</uuid><usage type='volume'><volume>/v/a.img</volume></usage>"
+                                      "</secret>" % U1).encode())
         self.assertEqual(rc, 0, err)
         c = self.connect()
         value = b"v" * 65536  # the largest value: 64 KiB per GET_VALUE reply
@@ -78,14 +76,14 @@ class DaemonLimitsTest(unittest.TestCase):
         os.unlink(self.conf.name)
 
     def connect(self, timeout=10.0):
-        c = h.RawConn(self.daemon.rw, timeout=timeout)
+        c = rpc.RawConn(self.daemon.rw, timeout=timeout)
         self.clients.append(c)
         c.open()
         return c
 
     def assert_virsh_works(self):
         started = time.monotonic()
-        rc, out, err = h.virsh(self.daemon.uri(), "secret-list")
+        rc, out, err = cli.virsh(self.daemon.uri(), "secret-list")
         self.assertEqual(rc, 0, err)
         self.assertIn(U1, out)
         self.assertLess(time.monotonic() - started, 10)
@@ -100,7 +98,7 @@ class DaemonLimitsTest(unittest.TestCase):
         hogs = []
         for i in range(16):
             c = self.connect()
-            sent = fill_without_reading(c.sock, h.frame(GET_VALUE, 1000 + i, HANDLE + b"\0\0\0\0"), 20000)
+            sent = fill_without_reading(c.sock, rpc.frame(GET_VALUE, 1000 + i, HANDLE + b"\0\0\0\0"), 20000)
             self.assertGreater(sent, 50)
             hogs.append((c, sent))
         time.sleep(0.5)
@@ -129,8 +127,8 @@ class DaemonLimitsTest(unittest.TestCase):
         long_id = "/v/" + "x" * 4000
         xml = "<secret ephemeral='yes'><usage type='volume'><volume>%s</volume></usage></secret>" % long_id
         for _ in range(300):
-            r = writer.call(DEFINE, h.xdr_string(xml) + b"\0\0\0\0")
-            self.assertEqual(r[0][5], 0, h.describe(r))
+            r = writer.call(DEFINE, rpc.xdr_string(xml) + b"\0\0\0\0")
+            self.assertEqual(r[0][5], 0, rpc.describe(r))
             self.assertEqual(writer.call(UNDEFINE, r[1])[0][5], 0)
         # 2.4 MiB of events against a 256 KiB allowance: it was cut off, and said so.
         deaf.sock.settimeout(10)
@@ -207,15 +205,18 @@ class LimitConfigTest(unittest.TestCase):
     def test_out_of_range_limits_are_refused_at_start(self):
         d = tempfile.mkdtemp(prefix="vsecretd-limits-")
         try:
-            for text, want in (("max_client_requests = 0\n", "config key max_client_requests must be between 1 and 1000"),
-                               ("max_client_output_kib = 1\n", "config key max_client_output_kib must be between 64"),
-                               ('max_pending_input_mib = "lots"\n', "config key max_pending_input_mib must be a number"),
+            for text, want in (("max_client_requests = 0\n",
+                                "value for 'max_client_requests' parameter must be in range 1:1000"),
+                               ("max_client_output_kib = 1\n",
+                                "value for 'max_client_output_kib' parameter must be in range 64:"),
+                               ('max_pending_input_mib = "lots"\n',
+                                "expected an unsigned integer for 'max_pending_input_mib' parameter"),
                                ("max_client_event_callbacks = -1\n",
-                                "config key max_client_event_callbacks must be between 1")):
+                                "expected an unsigned integer for 'max_client_event_callbacks' parameter")):
                 path = os.path.join(d, "vsecretd.conf")
                 with open(path, "w") as f:
                     f.write(text)
-                rc, _, err = h.run([h.VSECRETD, "--root", d, "--config", path], timeout=10)
+                rc, _, err = process.run([paths.VSECRETD, "--root", d, "--config", path], timeout=10)
                 self.assertNotEqual(rc, 0, text)
                 self.assertIn(want, err, text)
         finally:

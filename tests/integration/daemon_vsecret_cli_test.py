@@ -5,23 +5,23 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
-import daemon_virsh_test as scenario  # noqa: E402
+from vstest import daemons, paths, process
+import daemon_virsh_test as scenario
 
 SECRET_COMMANDS = [(mode, argv) for mode, argv in scenario.SCENARIO if argv[0].startswith("secret-")]
 
 
 def transcript(tool, daemon):
+    # Compared with the stock virsh 9.0, vsecret prints what 9.0 prints (VSECRET_COMPAT=9.0).
+    env = {"VSECRET_COMPAT": "9.0"} if tool == paths.VSECRET else None
     out = []
     for mode, argv in SECRET_COMMANDS:
         cmd = [tool] + (["-r"] if mode == "RO" else []) + ["-c", daemon.uri(ro=(mode == "ROSOCK"))] + argv
-        rc, stdout, stderr = h.run(cmd)
+        rc, stdout, stderr = process.run(cmd, env=env)
         out.append((mode + " " + " ".join(argv), rc, scenario.normalise(stdout, daemon),
                     scenario.normalise(stderr, daemon)))
     return out
@@ -30,15 +30,15 @@ def transcript(tool, daemon):
 def event_run(tool, daemon):
     uri = daemon.uri()
     watcher = subprocess.Popen([tool, "-c", uri, "secret-event", "--event", "lifecycle", "--loop", "--timeout", "3",
-                                "--timestamp"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=h.clean_env())
+                                "--timestamp"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=process.clean_env())
     try:
         time.sleep(0.8)
         for argv in (["secret-define", "sec1.xml"], ["secret-undefine", scenario.U1]):
-            rc, _, err = h.run([h.VIRSH, "-c", uri] + argv)
+            rc, _, err = process.run([paths.VIRSH, "-c", uri] + argv)
             assert rc == 0, err
         out, err = watcher.communicate(timeout=20)
     finally:
-        h.stop_process(watcher)
+        process.stop_process(watcher)
     out = re.sub(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\+0000: ", b"<ts>: ", out, flags=re.M)
     return watcher.returncode, out, err
 
@@ -58,7 +58,7 @@ class VsecretCliOverRpcTest(unittest.TestCase):
 
     def compare(self, make_daemon):
         results = []
-        for tool in (h.VIRSH, h.VSECRET):
+        for tool in (paths.VIRSH, paths.VSECRET):
             daemon = make_daemon()
             try:
                 results.append(transcript(tool, daemon))
@@ -68,7 +68,7 @@ class VsecretCliOverRpcTest(unittest.TestCase):
             with self.subTest(command=want[0]):
                 self.assertEqual(got, want)
         events = []
-        for tool in (h.VIRSH, h.VSECRET):
+        for tool in (paths.VIRSH, paths.VSECRET):
             daemon = make_daemon()
             try:
                 events.append(event_run(tool, daemon))
@@ -78,11 +78,11 @@ class VsecretCliOverRpcTest(unittest.TestCase):
         self.assertIn(b"<ts>: event 'lifecycle' for secret %s: Undefined" % scenario.U1.encode(), events[1][1])
 
     def test_against_vsecretd(self):
-        self.compare(h.Vsecretd)
+        self.compare(daemons.Vsecretd)
 
-    @unittest.skipUnless(h.libvirtd_available(), "needs root, unshare and the stock libvirtd")
+    @unittest.skipUnless(daemons.libvirtd_available(), "needs root, unshare and the stock libvirtd")
     def test_against_stock_libvirtd(self):
-        self.compare(h.StockLibvirtd)
+        self.compare(daemons.StockLibvirtd)
 
 
 if __name__ == "__main__":

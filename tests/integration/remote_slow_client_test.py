@@ -15,15 +15,14 @@ import shutil
 import socket
 import ssl
 import struct
-import sys
 import tempfile
 import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
-from remote_harness import ListeningVsecretd, free_port, make_pki, tls_config  # noqa: E402
+from vstest import cli, rpc
+from vstest.remote import ListeningVsecretd, make_pki, tls_config
+from vstest.sockets import free_port
 
 UUID = "8c3a0b64-1e2f-4d5a-8b6c-0fedcba98765"
 SECRET_XML = ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
@@ -72,13 +71,13 @@ class SlowClientTest(unittest.TestCase):
     def other_client_is_served(self):
         """A full define/set/get/list cycle of a stock virsh, timed."""
         start = time.monotonic()
-        rc, out, err = h.virsh(self.uri(), "secret-define", "/dev/stdin", stdin=SECRET_XML.encode())
+        rc, out, err = cli.virsh(self.uri(), "secret-define", "/dev/stdin", input=SECRET_XML.encode())
         self.assertEqual(rc, 0, err)
-        rc, _, err = h.virsh(self.uri(), "secret-set-value", UUID, "--base64", "c2xvdw==")
+        rc, _, err = cli.virsh(self.uri(), "secret-set-value", UUID, "--base64", "c2xvdw==")
         self.assertEqual(rc, 0, err)
-        rc, out, err = h.virsh(self.uri(), "secret-get-value", UUID)
+        rc, out, err = cli.virsh(self.uri(), "secret-get-value", UUID)
         self.assertEqual((rc, out.strip()), (0, "c2xvdw=="), err)
-        rc, out, err = h.virsh(self.uri(), "secret-list")
+        rc, out, err = cli.virsh(self.uri(), "secret-list")
         self.assertEqual(rc, 0, err)
         self.assertIn(UUID, out)
         elapsed = time.monotonic() - start
@@ -112,7 +111,7 @@ class SlowClientTest(unittest.TestCase):
 
     def test_byte_drip(self):
         conn = self.tls_client()
-        data = h.frame(66, 0)  # REMOTE_PROC_AUTH_LIST
+        data = rpc.frame(66, 0)  # REMOTE_PROC_AUTH_LIST
 
         def drip(stop):
             deadline = time.monotonic() + HOSTILE_FOR
@@ -136,7 +135,7 @@ class SlowClientTest(unittest.TestCase):
     def test_never_reads_replies(self):
         conn = self.tls_client()
         conn.settimeout(2.0)
-        batch = b"".join(h.frame(66, serial) for serial in range(256))
+        batch = b"".join(rpc.frame(66, serial) for serial in range(256))
 
         def flood(stop):
             # Requests go out until the daemon stops reading them (its replies fill our receive
@@ -154,7 +153,7 @@ class SlowClientTest(unittest.TestCase):
 
     def test_daemon_still_healthy_afterwards(self):
         self.test_length_word_then_silence()
-        rc, out, err = h.virsh(self.uri(), "secret-list")
+        rc, out, err = cli.virsh(self.uri(), "secret-list")
         self.assertEqual(rc, 0, err)
         self.assertIsNone(self.d.proc.poll())
 

@@ -16,14 +16,12 @@ stopped by its PID, on failure too."""
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
-from remote_harness import free_port, wait_port  # noqa: E402
+from vstest import cli, paths, process
+from vstest.sockets import free_port, wait_port
 
 SSHD = "/usr/sbin/sshd"
 SSH = "/usr/bin/ssh"
@@ -73,7 +71,7 @@ class SshTest(unittest.TestCase):
         helper = os.path.join(t, "virt-ssh-helper")
         with open(helper, "w") as f:
             f.write('#!/bin/sh\necho "$@" >> %s/helper.log\nexec %s ssh-helper "$@"\n'
-                    % (t, os.path.abspath(h.VSECRET)))
+                    % (t, os.path.abspath(paths.VSECRET)))
         os.chmod(helper, 0o755)
         cls.ssh_wrapper = os.path.join(t, "ssh")
         with open(cls.ssh_wrapper, "w") as f:
@@ -87,10 +85,10 @@ class SshTest(unittest.TestCase):
                   "echo $! > {t}/vsecretd.pid; "
                   "i=0; while [ ! -S /run/libvirt/virtsecretd-sock ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
                   "exec {sshd} -D -e -f {t}/sshd_config").format(
-                      t=t, helper=HELPER_PATH, vsecretd=os.path.abspath(h.VSECRETD), sshd=SSHD)
+                      t=t, helper=HELPER_PATH, vsecretd=os.path.abspath(paths.VSECRETD), sshd=SSHD)
         cls.log = open(os.path.join(t, "sshd.log"), "wb")
         cls.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                                    stdout=cls.log, stderr=subprocess.STDOUT, env=h.clean_env())
+                                    stdout=cls.log, stderr=subprocess.STDOUT, env=process.clean_env())
         deadline = time.monotonic() + 10
         while cls.daemon_pid is None and time.monotonic() < deadline:
             try:
@@ -103,7 +101,7 @@ class SshTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         if cls.proc is not None:
-            h.stop_process(cls.proc)
+            process.stop_process(cls.proc)
         if cls.daemon_pid is not None:
             # vsecretd was started by the namespace's shell; stop it by its PID and wait for it.
             try:
@@ -137,41 +135,41 @@ class SshTest(unittest.TestCase):
         return err + "\n" + "\n".join(logs)
 
     def test_1_vsecret_define_set_get_list(self):
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri(), "secret-list"])
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-list"])
         self.assertEqual(rc, 0, self.diagnostics(err))
         self.assertIn("UUID", out)
         with open(os.path.join(self.tmp, "helper.log")) as f:  # the remote end was `vsecret ssh-helper`
             self.assertIn("secret:///system", f.read())
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri(), "secret-define", "/dev/stdin"], stdin=SECRET_XML.encode())
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-define", "/dev/stdin"], input=SECRET_XML.encode())
         self.assertEqual(rc, 0, self.diagnostics(err))
         self.assertIn(UUID, out)
-        rc, _, err = h.run([h.VSECRET, "-c", self.uri(), "secret-set-value", UUID, "--base64", "c3NoLXZhbHVl"])
+        rc, _, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-set-value", UUID, "--base64", "c3NoLXZhbHVl"])
         self.assertEqual(rc, 0, self.diagnostics(err))
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri(), "secret-get-value", UUID])
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-get-value", UUID])
         self.assertEqual((rc, out.strip()), (0, "c3NoLXZhbHVl"), self.diagnostics(err))
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri(), "secret-list"])
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-list"])
         self.assertEqual(rc, 0, self.diagnostics(err))
         self.assertIn(UUID, out)
 
     def test_2_stock_virsh(self):
         uuid = "3c8f5d29-0b4e-4a7f-86d2-1b2c3d4e5f60"
         xml = SECRET_XML.replace(UUID, uuid).replace("ssh-test", "ssh-virsh")
-        rc, out, err = h.virsh(self.uri(), "secret-define", "/dev/stdin", stdin=xml.encode())
+        rc, out, err = cli.virsh(self.uri(), "secret-define", "/dev/stdin", input=xml.encode())
         self.assertEqual(rc, 0, self.diagnostics(err))
         self.assertIn(uuid, out)
-        rc, _, err = h.virsh(self.uri(), "secret-set-value", uuid, "--base64", "dmlyc2g=")
+        rc, _, err = cli.virsh(self.uri(), "secret-set-value", uuid, "--base64", "dmlyc2g=")
         self.assertEqual(rc, 0, self.diagnostics(err))
-        rc, out, err = h.virsh(self.uri(), "secret-get-value", uuid)
+        rc, out, err = cli.virsh(self.uri(), "secret-get-value", uuid)
         self.assertEqual((rc, out.strip()), (0, "dmlyc2g="), self.diagnostics(err))
-        rc, out, err = h.virsh(self.uri(), "secret-list")
+        rc, out, err = cli.virsh(self.uri(), "secret-list")
         self.assertEqual(rc, 0, self.diagnostics(err))
         self.assertIn("ceph ssh-virsh", out)
 
     def test_3_read_only_goes_to_the_read_only_socket(self):
-        rc, out, err = h.virsh(self.uri(), "secret-list", readonly=True)
+        rc, out, err = cli.virsh(self.uri(), "secret-list", readonly=True)
         self.assertEqual(rc, 0, self.diagnostics(err))
-        rc, out, err = h.virsh(self.uri(), "secret-define", "/dev/stdin", readonly=True,
-                               stdin=SECRET_XML.replace("ssh-test", "ro").encode())
+        rc, out, err = cli.virsh(self.uri(), "secret-define", "/dev/stdin", readonly=True,
+                                 input=SECRET_XML.replace("ssh-test", "ro").encode())
         self.assertEqual(rc, 1, out)
         self.assertIn("read only", err)
 
@@ -186,8 +184,8 @@ class SshTest(unittest.TestCase):
             "s.setValue(b'py-over-ssh')\n"
             "print(s.value().decode(), c.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH,"
             " 'ssh-python').UUIDString())\n")
-        p = subprocess.run([h.PYTHON, "-c", code, self.uri(), xml], capture_output=True, timeout=h.TIMEOUT,
-                           env=h.clean_env())
+        p = subprocess.run([paths.PYTHON, "-c", code, self.uri(), xml], capture_output=True, timeout=process.TIMEOUT,
+                           env=process.clean_env())
         self.assertEqual(p.returncode, 0, self.diagnostics(p.stderr.decode()))
         self.assertEqual(p.stdout.decode().split(), ["py-over-ssh", uuid])
 
@@ -197,7 +195,7 @@ class SshTest(unittest.TestCase):
             subprocess.run([SSH_KEYGEN, "-q", "-N", "", "-t", "ed25519", "-f", other], check=True,
                            capture_output=True, timeout=30)
         uri = self.uri().replace("%s/user_key" % self.tmp, other)
-        rc, out, err = h.run([h.VSECRET, "-c", uri, "secret-list"])
+        rc, out, err = process.run([paths.VSECRET, "-c", uri, "secret-list"])
         self.assertNotEqual(rc, 0, out)
         self.assertNotIn(UUID, out)
 

@@ -7,13 +7,12 @@ write. Nothing here leaves the loopback interface; every daemon is stopped by it
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
-from remote_harness import ListeningVsecretd, free_port  # noqa: E402
+from vstest import cli, paths, process
+from vstest.remote import ListeningVsecretd
+from vstest.sockets import free_port
 
 UUID = "3c0e7d21-5a4b-4f8e-8d6c-13579bdf2468"
 SECRET_XML = ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
@@ -49,22 +48,22 @@ class TcpTest(unittest.TestCase):
         return "secret+tcp://127.0.0.1:%d/system" % self.port
 
     def test_virsh_define_set_get_list(self):
-        rc, out, err = h.virsh(self.uri(), "secret-define", "/dev/stdin", stdin=SECRET_XML.encode())
+        rc, out, err = cli.virsh(self.uri(), "secret-define", "/dev/stdin", input=SECRET_XML.encode())
         self.assertEqual(rc, 0, err)
         self.assertIn(UUID, out)
-        rc, _, err = h.virsh(self.uri(), "secret-set-value", UUID, "--base64", "dGNwLXZhbHVl")
+        rc, _, err = cli.virsh(self.uri(), "secret-set-value", UUID, "--base64", "dGNwLXZhbHVl")
         self.assertEqual(rc, 0, err)
-        rc, out, err = h.virsh(self.uri(), "secret-get-value", UUID)
+        rc, out, err = cli.virsh(self.uri(), "secret-get-value", UUID)
         self.assertEqual((rc, out.strip()), (0, "dGNwLXZhbHVl"), err)
-        rc, out, err = h.virsh(self.uri(), "secret-list")
+        rc, out, err = cli.virsh(self.uri(), "secret-list")
         self.assertEqual(rc, 0, err)
         self.assertIn("ceph tcp-test", out)
 
     def test_python_libvirt(self):
         uuid = "4d1f8e32-6b5c-4a9f-9e7d-2468ace13579"
         xml = SECRET_XML.replace(UUID, uuid).replace("tcp-test", "py-tcp")
-        p = subprocess.run([h.PYTHON, "-c", PY_CLIENT, self.uri(), xml], capture_output=True,
-                           timeout=h.TIMEOUT, env=h.clean_env())
+        p = subprocess.run([paths.PYTHON, "-c", PY_CLIENT, self.uri(), xml], capture_output=True,
+                           timeout=process.TIMEOUT, env=process.clean_env())
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         got_uuid, value, count = p.stdout.decode().split()
         self.assertEqual((got_uuid, value), (uuid, "py-tcp-value"))
@@ -73,14 +72,14 @@ class TcpTest(unittest.TestCase):
     def test_vsecret_cli(self):
         uuid = "5e2a9f43-7c6d-4b0a-8f8e-3579bdf02468"
         xml = SECRET_XML.replace(UUID, uuid).replace("tcp-test", "cli-tcp")
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri(), "secret-define", "/dev/stdin"], stdin=xml.encode())
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-define", "/dev/stdin"], input=xml.encode())
         self.assertEqual(rc, 0, err)
         self.assertIn(uuid, out)
-        rc, _, err = h.run([h.VSECRET, "-c", self.uri(), "secret-set-value", uuid, "--base64", "Y2xp"])
+        rc, _, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-set-value", uuid, "--base64", "Y2xp"])
         self.assertEqual(rc, 0, err)
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri(), "secret-get-value", uuid])
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-get-value", uuid])
         self.assertEqual((rc, out.strip()), (0, "Y2xp"), err)
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri(), "secret-list"])
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-list"])
         self.assertEqual(rc, 0, err)
         self.assertIn(uuid, out)
 
@@ -92,13 +91,13 @@ class TcpPolicyTest(unittest.TestCase):
         conf = os.path.join(root, "vsecretd.conf")
         with open(conf, "w") as f:
             f.write(config_text)
-        proc = subprocess.Popen([h.VSECRETD, "--root", os.path.join(root, "root"), "--listen", "--config", conf],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=h.clean_env())
+        proc = subprocess.Popen([paths.VSECRETD, "--root", os.path.join(root, "root"), "--listen", "--config", conf],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=process.clean_env())
         try:
             out, _ = proc.communicate(timeout=15)
             return proc.returncode, out.decode(errors="replace")
         finally:
-            h.stop_process(proc)
+            process.stop_process(proc)
             shutil.rmtree(root, ignore_errors=True)
 
     def test_refuses_non_loopback_without_override(self):
@@ -113,14 +112,14 @@ class TcpPolicyTest(unittest.TestCase):
         d = ListeningVsecretd(tcp_config(port, "tcp_read_only = 1\n"), port=port)
         try:
             uri = "secret+tcp://127.0.0.1:%d/system" % port
-            rc, out, err = h.virsh(uri, "secret-list")
+            rc, out, err = cli.virsh(uri, "secret-list")
             self.assertEqual(rc, 0, err)
-            rc, out, err = h.virsh(uri, "secret-define", "/dev/stdin", stdin=SECRET_XML.encode())
+            rc, out, err = cli.virsh(uri, "secret-define", "/dev/stdin", input=SECRET_XML.encode())
             self.assertEqual(rc, 1, out)
             self.assertIn("read only", err)
-            rc, out, err = h.run([h.VSECRET, "-c", uri, "secret-define", "/dev/stdin"], stdin=SECRET_XML.encode())
+            rc, out, err = process.run([paths.VSECRET, "-c", uri, "secret-define", "/dev/stdin"], input=SECRET_XML.encode())
             self.assertNotEqual(rc, 0, out)
-            rc, out, err = h.virsh(uri, "secret-list")
+            rc, out, err = cli.virsh(uri, "secret-list")
             self.assertEqual(rc, 0, err)
             self.assertNotIn(UUID, out)
         finally:

@@ -9,14 +9,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_harness as h  # noqa: E402
-from remote_harness import ListeningVsecretd, free_port, make_pki, tls_config  # noqa: E402
+from vstest import cli, paths, process
+from vstest.remote import ListeningVsecretd, make_pki, tls_config
+from vstest.sockets import free_port
 
 UUID = "6a1f6e53-0d2b-4c3c-9a55-0123456789ab"
 SECRET_XML = ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
@@ -66,39 +65,39 @@ class TlsTest(unittest.TestCase):
         return "%s://127.0.0.1:%d/system?pkipath=%s" % (scheme, self.port, os.path.join(self.pki, who))
 
     def test_virsh_define_set_get_list(self):
-        rc, out, err = h.virsh(self.uri(), "secret-define", "/dev/stdin", stdin=SECRET_XML.encode())
+        rc, out, err = cli.virsh(self.uri(), "secret-define", "/dev/stdin", input=SECRET_XML.encode())
         self.assertEqual(rc, 0, err)
         self.assertIn(UUID, out)
-        rc, _, err = h.virsh(self.uri(), "secret-set-value", UUID, "--base64", "dGxzLXZhbHVl")
+        rc, _, err = cli.virsh(self.uri(), "secret-set-value", UUID, "--base64", "dGxzLXZhbHVl")
         self.assertEqual(rc, 0, err)
-        rc, out, err = h.virsh(self.uri(scheme="secret"), "secret-get-value", UUID)
+        rc, out, err = cli.virsh(self.uri(scheme="secret"), "secret-get-value", UUID)
         self.assertEqual((rc, out.strip()), (0, "dGxzLXZhbHVl"), err)
-        rc, out, err = h.virsh(self.uri(), "secret-list")
+        rc, out, err = cli.virsh(self.uri(), "secret-list")
         self.assertEqual(rc, 0, err)
         self.assertIn("ceph remote-test", out)
 
     def test_python_libvirt(self):
         xml = SECRET_XML.replace(UUID, "7b2f6e53-0d2b-4c3c-9a55-0123456789ab").replace("remote-test", "py")
-        p = subprocess.run([h.PYTHON, "-c", PY_CLIENT, self.uri(), xml], capture_output=True, timeout=h.TIMEOUT,
-                           env=h.clean_env())
+        p = subprocess.run([paths.PYTHON, "-c", PY_CLIENT, self.uri(), xml], capture_output=True, timeout=process.TIMEOUT,
+                           env=process.clean_env())
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         secure, encrypted, value, _ = p.stdout.decode().split()
         self.assertEqual((secure, encrypted, value), ("1", "1", "py-value"))
 
     def test_vsecret_cli(self):
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri(), "secret-list"])
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri(), "secret-list"])
         self.assertEqual(rc, 0, err)
         self.assertIn("UUID", out)
 
     def refused(self, who):
-        rc, out, err = h.virsh(self.uri(who), "secret-list")
+        rc, out, err = cli.virsh(self.uri(who), "secret-list")
         self.assertEqual(rc, 1, out)
         self.assertNotIn(UUID, out + err)
         self.assertIn("error", err)
         # The same client credentials through python3-libvirt: open (or the first call) raises
         # libvirtError, and nothing about the store comes back.
-        p = subprocess.run([h.PYTHON, "-c", PY_REFUSED, self.uri(who)], capture_output=True,
-                           timeout=h.TIMEOUT, env=h.clean_env())
+        p = subprocess.run([paths.PYTHON, "-c", PY_REFUSED, self.uri(who)], capture_output=True,
+                           timeout=process.TIMEOUT, env=process.clean_env())
         py_out = p.stdout.decode() + p.stderr.decode()
         self.assertEqual(p.returncode, 3, py_out)
         self.assertIn("refused:", py_out)
@@ -119,7 +118,7 @@ class TlsTest(unittest.TestCase):
         self.assertIn("not in tls_allowed_dn_list", self.d.stderr())
 
     def test_vsecret_cli_refused_without_certificate(self):
-        rc, out, err = h.run([h.VSECRET, "-c", self.uri("intruder"), "secret-list"])
+        rc, out, err = process.run([paths.VSECRET, "-c", self.uri("intruder"), "secret-list"])
         self.assertEqual(rc, 1, out)
         self.assertIn("TLS confirmation", err)
 
@@ -129,9 +128,9 @@ class TlsTest(unittest.TestCase):
         shutil.copytree(os.path.join(self.pki, "client"), wrong, dirs_exist_ok=True)
         shutil.copy(os.path.join(self.pki, "ca2", "cacert.pem"), os.path.join(wrong, "cacert.pem"))
         uri = "secret+tls://127.0.0.1:%d/system?pkipath=%s" % (self.port, wrong)
-        rc, _, err = h.run([h.VSECRET, "-c", uri, "secret-list"])
+        rc, _, err = process.run([paths.VSECRET, "-c", uri, "secret-list"])
         self.assertEqual(rc, 1)
-        rc, _, err = h.run([h.VSECRET, "-c", uri + "&no_verify=1", "secret-list"])
+        rc, _, err = process.run([paths.VSECRET, "-c", uri + "&no_verify=1", "secret-list"])
         self.assertEqual(rc, 0, err)
 
     def test_stalled_handshakes_do_not_block_others(self):
@@ -143,7 +142,7 @@ class TlsTest(unittest.TestCase):
             # (tls_handshake_timeout = 20 s), so finishing well before that shows it did not wait;
             # the margin is wide so that a loaded machine cannot make this flaky.
             start = time.monotonic()
-            rc, out, err = h.virsh(self.uri(), "secret-list")
+            rc, out, err = cli.virsh(self.uri(), "secret-list")
             self.assertEqual(rc, 0, err)
             self.assertLess(time.monotonic() - start, 15)
             # The stalled peers are dropped once the handshake timeout has passed.
@@ -166,9 +165,9 @@ class ReadOnlyTlsTest(unittest.TestCase):
             d = ListeningVsecretd(tls_config(pki, port, "tls_read_only = 1\n"), port=port)
             try:
                 uri = "secret+tls://127.0.0.1:%d/system?pkipath=%s/client" % (port, pki)
-                rc, out, err = h.virsh(uri, "secret-list")
+                rc, out, err = cli.virsh(uri, "secret-list")
                 self.assertEqual(rc, 0, err)
-                rc, out, err = h.virsh(uri, "secret-define", "/dev/stdin", stdin=SECRET_XML.encode())
+                rc, out, err = cli.virsh(uri, "secret-define", "/dev/stdin", input=SECRET_XML.encode())
                 self.assertEqual(rc, 1, out)
                 self.assertIn("read only", err)
             finally:

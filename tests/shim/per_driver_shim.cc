@@ -9,8 +9,15 @@
 // wrapper passes false and forwards everything else to the real function, so the remote driver
 // picks mode=direct and the per-driver socket /run/libvirt/virtsecretd-sock.
 //
-// No C++ runtime is used (the library links against libc only), so a build on the host loads
-// in the libvirt 12.x root too, whose glibc is newer.
+// Checked for 12.8.0 (the Debian testing root) on the binary: virStateInitialize@@
+// LIBVIRT_PRIVATE_12.8.0 keeps the six arguments in the same registers as 9.0's (dil, esi, rdx,
+// cl = monolithic, r8, r9) and passes monolithic on to each stateInitialize. The wrapper is
+// unversioned, which satisfies libvirtd's versioned reference from a preloaded object, and
+// dlsym(RTLD_NEXT) finds the default version in libvirt.so.0 of either release.
+//
+// No C++ runtime is used (the library links against libc only; its newest symbol version is
+// GLIBC_2.34, for dlsym), so the host's build loads in the 12.x root too, whose glibc (2.43) is
+// newer.
 #include <dlfcn.h>
 #include <stdio.h>
 
@@ -22,8 +29,7 @@ typedef int (*vs_state_init)(bool privileged, bool mandatory, const char* root, 
 
 __attribute__((visibility("default"))) int virStateInitialize(bool privileged, bool mandatory,
                                                               const char* root, bool monolithic,
-                                                              vs_inhibit_cb callback,
-                                                              void* opaque) {
+                                                              vs_inhibit_cb callback, void* opaque) {
   static vs_state_init real = nullptr;
   if (real == nullptr) real = reinterpret_cast<vs_state_init>(dlsym(RTLD_NEXT, "virStateInitialize"));
   if (real == nullptr) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates the expectation files of this corpus from the reference libvirt 9.0.
+"""Regenerates the expectation files of this corpus from a reference libvirt.
 
 For every cases/NAME.xml it writes NAME.expect (plain define) and NAME.vexpect (define with
 VIR_SECRET_DEFINE_VALIDATE); for every roundtrip/NAME.xml it checks that libvirt formats the
@@ -11,7 +11,17 @@ The C API is called through ctypes so that documents travel as raw bytes. It tal
 daemon, because 9.0's embedded driver crashes on ephemeral secrets; run it as an unprivileged
 user with a scratch HOME / XDG_RUNTIME_DIR, e.g.
   su nobody -s /bin/sh -c 'HOME=/tmp/h XDG_RUNTIME_DIR=/tmp/h/run python3 regen_expected.py'
+
+libvirt 12.x's verdicts (NAME.expect12, NAME.vexpect12) come from the root that
+scripts/libvirt12-root.sh builds, whose embedded driver does not crash:
+  REGEN_URI='secret:///embed?root=/tmp/r12' REGEN_SUFFIX=12 python3 regen_expected.py
+run inside that root with this directory shared (tests/vstest/libvirt12.py), e.g.
+  PYTHONPATH=tests python3 -c 'from vstest import libvirt12 as l; import os;
+    d = os.path.abspath("tests/data/secretxml"); print(l.run(["env",
+    "REGEN_URI=secret:///embed?root=/tmp/r12", "REGEN_SUFFIX=12", "python3", d + "/regen_expected.py"],
+    share=[d]))'
 """
+import os
 import ctypes
 import pathlib
 import re
@@ -43,9 +53,13 @@ libc.free.argtypes = [ctypes.c_void_p]
 
 QUIET = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(lambda a, b: None)
 lib.virSetErrorFunc(None, ctypes.cast(QUIET, ctypes.c_void_p))
-conn = lib.virConnectOpen(b"secret:///session")
+URI = os.environ.get("REGEN_URI", "secret:///session")
+SUFFIX = os.environ.get("REGEN_SUFFIX", "")
+if "/embed" in URI:
+    lib.virEventRegisterDefaultImpl()  # the embedded driver needs an event loop implementation
+conn = lib.virConnectOpen(URI.encode())
 if not conn:
-    sys.exit("cannot open secret:///session")
+    sys.exit("cannot open " + URI)
 
 
 def define(xml: bytes, flags: int) -> bytes:
@@ -74,8 +88,8 @@ def recorded(xml: bytes, flags: int) -> bytes:
 failures = 0
 for path in sorted((HERE / "cases").glob("*.xml")):
     xml = path.read_bytes()
-    path.with_suffix(".expect").write_bytes(recorded(xml, 0))
-    path.with_suffix(".vexpect").write_bytes(recorded(xml, VALIDATE))
+    path.with_suffix(".expect" + SUFFIX).write_bytes(recorded(xml, 0))
+    path.with_suffix(".vexpect" + SUFFIX).write_bytes(recorded(xml, VALIDATE))
 for path in sorted((HERE / "roundtrip").glob("*.xml")):
     xml = path.read_bytes()
     got = define(xml, 0)
