@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -29,14 +30,22 @@ namespace {
 constexpr char kWhere[] = "daemon";
 constexpr char kVersion[] = "vsecretd 0.1.0 (libvirt 9.0.0 RPC protocol)";
 
-// The running server, for the signal handlers; set while Run() may be called.
-rpc::RpcServer* g_server = nullptr;
+// The running server, for the signal handlers; set while Run() may be called. The handlers
+// are installed before anything else, so a stop signal that arrives while the daemon starts
+// (its socket may already accept connections) is kept in g_stop_pending and honoured once the
+// server exists, instead of killing the daemon by the signal's default action.
+std::atomic<rpc::RpcServer*> g_server{nullptr};
+std::atomic<bool> g_stop_pending{false};
+static_assert(std::atomic<rpc::RpcServer*>::is_always_lock_free);
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 void OnStopSignal(int) {
-  if (g_server != nullptr) g_server->RequestStop();
+  g_stop_pending.store(true);
+  if (rpc::RpcServer* server = g_server.load()) server->RequestStop();
 }
 void OnReloadSignal(int) {
-  if (g_server != nullptr) g_server->RequestReload();
+  // Before the server runs there is nothing to reload: the configuration is being read now.
+  if (rpc::RpcServer* server = g_server.load()) server->RequestReload();
 }
 
 void InstallSignalHandlers() {
@@ -129,6 +138,7 @@ int Main(int argc, char** argv) {
     std::printf("%s\n", kVersion);
     return EXIT_SUCCESS;
   }
+  InstallSignalHandlers();
   ProtectProcessMemory();
 
   DaemonConfig config;
@@ -213,15 +223,15 @@ int Main(int argc, char** argv) {
     if (auto net = AddNetworkListeners(**server, config); !net) return Die(net.error());
   }
 
-  g_server = server->get();
-  InstallSignalHandlers();
+  g_server.store(server->get());
+  if (g_stop_pending.load()) (*server)->RequestStop();
   NotifySystemd("READY=1\nSTATUS=serving secrets");
   Log(LogLevel::kInfo, kWhere, std::string(kVersion) + " ready, store " + layout.store.config_dir);
   rpc::RpcServer::StopReason why = (*server)->Run();
   NotifySystemd("STOPPING=1");
   Log(LogLevel::kInfo, kWhere,
       why == rpc::RpcServer::StopReason::kIdle ? "idle timeout reached, exiting" : "shutting down");
-  g_server = nullptr;
+  g_server.store(nullptr);
   for (const std::string& path : created) ::unlink(path.c_str());
   server->reset();
   driver->reset();

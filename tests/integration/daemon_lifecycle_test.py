@@ -47,6 +47,35 @@ class SignalsAndLockTest(unittest.TestCase):
         for path in (self.daemon.rw, self.daemon.ro, os.path.join(self.daemon.root, "run", "secrets", "driver.pid")):
             self.assertFalse(os.path.exists(path), path)
 
+    def test_signals_during_start_up_are_not_fatal(self):
+        # A daemon still starting (here: reading its configuration from a FIFO, so the test
+        # knows it is in start-up) must not die by a signal's default action. SIGTERM is kept
+        # and honoured once the server runs (exit 0, sockets removed); SIGHUP is ignored. The
+        # CI once saw -15 from a daemon stopped right after its socket appeared.
+        work = tempfile.mkdtemp(prefix="vsecretd-sig-")
+        self.addCleanup(shutil.rmtree, work, True)
+        for sig, keeps_running in ((signal.SIGTERM, False), (signal.SIGHUP, True)):
+            root = os.path.join(work, "root-%d" % sig)
+            fifo = os.path.join(work, "conf-%d" % sig)
+            os.mkfifo(fifo)
+            proc = subprocess.Popen([paths.VSECRETD, "--root", root, "--config", fifo], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, env=process.clean_env())
+            try:
+                with open(fifo, "w") as conf:  # returns once the daemon opened it for reading
+                    os.kill(proc.pid, sig)
+                    time.sleep(0.3)
+                    self.assertIsNone(proc.poll(), "vsecretd died by signal %d during start-up" % sig)
+                    conf.write("log_level = 3\n")
+                rw = os.path.join(root, "run", "virtsecretd-sock")
+                if keeps_running:
+                    sockets.wait_for_socket(rw, proc)
+                    self.assertEqual(cli.virsh("secret+unix:///system?socket=" + rw, "secret-list").rc, 0)
+                    os.kill(proc.pid, signal.SIGTERM)
+                self.assertEqual(proc.wait(timeout=20), 0, proc.stderr.read())
+                self.assertFalse(os.path.exists(rw))
+            finally:
+                process.stop_process(proc)
+
     def test_second_instance_on_the_same_root_is_refused(self):
         p = subprocess.run([paths.VSECRETD, "--root", self.daemon.root], capture_output=True, timeout=10,
                            env=process.clean_env())
