@@ -27,9 +27,10 @@ python3 tests/fuzz/make_corpus.py . "$BUILD/corpus"
 
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-status=0
-for t in "${TARGETS[@]}"; do
-  log="$BUILD/logs/$t.log"
+# One target per core at a time: the targets are independent, so a 2-core machine fuzzes two at
+# once and every target still gets its full FUZZ_SECONDS.
+fuzz_one() {
+  local t="$1" log="$BUILD/logs/$1.log"
   # -timeout: a single input taking seconds is a hang worth reporting. -rss_limit_mb bounds
   # memory on the shared CI machine. The extra wall-clock margin covers corpus loading.
   if timeout $((SECONDS_PER_TARGET + 60)) "$BUILD/fuzz/${t}_fuzz" -max_total_time="$SECONDS_PER_TARGET" \
@@ -39,7 +40,22 @@ for t in "${TARGETS[@]}"; do
   else
     echo "fuzz $t: FAILED, see $log and $BUILD/artifacts/" >&2
     grep -E 'invariant|ERROR|SUMMARY|runtime error' "$log" | head -5 >&2 || true
-    status=1
+    return 1
   fi
+}
+
+status=0
+pids=()
+for t in "${TARGETS[@]}"; do
+  # Wait for the oldest running target when every core is busy.
+  if [ "${#pids[@]}" -ge "$JOBS" ]; then
+    wait "${pids[0]}" || status=1
+    pids=("${pids[@]:1}")
+  fi
+  fuzz_one "$t" &
+  pids+=("$!")
+done
+for p in "${pids[@]}"; do
+  wait "$p" || status=1
 done
 exit "$status"
