@@ -3,6 +3,8 @@
 #include "volume/volume_convert.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
@@ -59,19 +61,47 @@ Result<Luks1ToLuks2Plan> PlanLuks1ToLuks2(const LuksHeader& header, const std::s
     return off >= areas_begin && off % kSector == 0 && off + material <= areas_end;
   };
 
+  std::vector<int> to_move;
   for (int i = 0; i < static_cast<int>(kLuksNumKeySlots); ++i) {
-    if (!h.slots[static_cast<std::size_t>(i)].active || usable(offset_of(i))) continue;
-    // An inactive slot whose extent is usable and overlaps no active slot's material.
+    if (h.slots[static_cast<std::size_t>(i)].active && !usable(offset_of(i))) to_move.push_back(i);
+  }
+  auto clear_of_active = [&](std::uint64_t off, int except) {
+    for (int k = 0; k < static_cast<int>(kLuksNumKeySlots); ++k) {
+      if (k != except && h.slots[static_cast<std::size_t>(k)].active &&
+          Overlaps(off, extent, offset_of(k), extent))
+        return false;
+    }
+    return true;
+  };
+  // cryptsetup's own layout first: the slot shifted by 28 KiB (where `cryptsetup convert` puts
+  // it, and where `cryptsetup convert --type luks1` expects it back). That place overlaps the
+  // slot's own material, so the material goes through a free slot's area: copied there, the
+  // LUKS1 header pointed at it, then copied to its place, the live copy intact at every step.
+  std::map<int, std::uint64_t> areas;  // LUKS2 area offsets that differ from the staged LUKS1 ones
+  if (to_move.size() == 1) {
+    const int i = to_move.front();
+    const std::uint64_t shifted = offset_of(i) + areas_begin - kLuksAlignSectors * kSector;
+    std::optional<int> hop;
+    for (int j = 0; j < static_cast<int>(kLuksNumKeySlots) && !hop; ++j) {
+      if (h.slots[static_cast<std::size_t>(j)].active || offset_of(j) < areas_begin) continue;
+      if (!Overlaps(offset_of(j), extent, shifted, extent) && clear_of_active(offset_of(j), -1)) hop = j;
+    }
+    if (hop && usable(shifted) && clear_of_active(shifted, i)) {
+      plan.moves.push_back(MaterialMove{i, offset_of(i), offset_of(*hop), material});
+      plan.final_moves.push_back(MaterialMove{i, offset_of(*hop), shifted, material});
+      std::swap(h.slots[static_cast<std::size_t>(i)].key_offset,
+                h.slots[static_cast<std::size_t>(*hop)].key_offset);
+      areas[i] = shifted;
+      to_move.clear();
+    }
+  }
+  // Otherwise into the area of a free slot that lies clear of the headers and of live material.
+  for (int i : to_move) {
     std::optional<int> target;
     for (int j = 0; j < static_cast<int>(kLuksNumKeySlots) && !target; ++j) {
-      if (h.slots[static_cast<std::size_t>(j)].active || !usable(offset_of(j))) continue;
-      bool clear = true;
-      for (int k = 0; k < static_cast<int>(kLuksNumKeySlots); ++k) {
-        if (h.slots[static_cast<std::size_t>(k)].active &&
-            Overlaps(offset_of(j), extent, offset_of(k), extent))
-          clear = false;
-      }
-      if (clear) target = j;
+      if (!h.slots[static_cast<std::size_t>(j)].active && usable(offset_of(j)) &&
+          clear_of_active(offset_of(j), -1))
+        target = j;
     }
     if (!target) {
       return refuse("the key material of keyslot " + std::to_string(i) +
@@ -92,7 +122,7 @@ Result<Luks1ToLuks2Plan> PlanLuks1ToLuks2(const LuksHeader& header, const std::s
   for (int i = 0; i < static_cast<int>(kLuksNumKeySlots); ++i) {
     const LuksKeySlot& s = h.slots[static_cast<std::size_t>(i)];
     if (!s.active) continue;
-    const std::uint64_t off = offset_of(i);
+    const std::uint64_t off = areas.count(i) ? areas[i] : offset_of(i);
     // cryptsetup's area size (material rounded up to 4 KiB) where the keyslots area allows it.
     const std::uint64_t size = std::min(extent, areas_end - off);
     ids.push_back(std::to_string(i));
@@ -131,7 +161,7 @@ Result<Luks1ToLuks2Plan> PlanLuks1ToLuks2(const LuksHeader& header, const std::s
   return plan;
 }
 
-Result<LuksHeader> PlanLuks2ToLuks1(const Luks2Header& header, const std::string& path) {
+Result<Luks2ToLuks1Plan> PlanLuks2ToLuks1(const Luks2Header& header, const std::string& path) {
   auto refuse = [&](const std::string& why) { return CannotConvert(path, "LUKS1", why); };
   const Luks2Segment& seg = header.segment;
   if (seg.sector_size != kSector) {
@@ -197,6 +227,9 @@ Result<LuksHeader> PlanLuks2ToLuks1(const Luks2Header& header, const std::string
     used.emplace_back(k.area_offset, extent);
   }
   // Inactive slots still need extents of their own (qemu checks every slot's).
+  Luks2ToLuks1Plan plan;
+  const LuksHeader in_place = h;
+  bool fits = true;
   for (LuksKeySlot& s : h.slots) {
     if (s.active) continue;
     std::optional<std::uint64_t> found;
@@ -205,13 +238,67 @@ Result<LuksHeader> PlanLuks2ToLuks1(const Luks2Header& header, const std::string
                        [&](const auto& u) { return Overlaps(off, extent, u.first, u.second); }))
         found = off;
     }
-    if (!found) return refuse("there is no room before the payload for the extents of eight LUKS1 keyslots");
+    if (!found) {
+      fits = false;
+      break;
+    }
     s.key_offset = static_cast<std::uint32_t>(*found / kSector);
     used.emplace_back(*found, extent);
   }
+  if (!fits) {
+    // qemu's layout instead (eight extents from 4 KiB): an active keyslot not on one of its
+    // places is copied to a place that is free space of the LUKS2 volume (outside its metadata
+    // copies and every keyslot area), so the LUKS2 volume stays intact until the LUKS1 header.
+    h = in_place;
+    LuksHeader layout = h;
+    if (LayOutKeySlots(layout) > h.payload_offset)
+      return refuse("there is no room before the payload for the extents of eight LUKS1 keyslots");
+    std::array<bool, kLuksNumKeySlots> taken{};
+    auto place = [&](std::size_t k) { return std::uint64_t{layout.slots[k].key_offset} * kSector; };
+    for (const Luks2Keyslot& k : header.keyslots) {
+      for (std::size_t p = 0; p < kLuksNumKeySlots; ++p) {
+        if (place(p) == k.area_offset) taken[p] = true;
+      }
+    }
+    auto free_space = [&](std::uint64_t off) {
+      if (off < 2 * header.hdr_size) return false;
+      return std::none_of(header.keyslots.begin(), header.keyslots.end(), [&](const Luks2Keyslot& k) {
+        return Overlaps(off, extent, k.area_offset, RoundUp(k.area_size, kAlign));
+      });
+    };
+    for (const Luks2Keyslot& k : header.keyslots) {
+      const auto on_place = [&](std::size_t p) { return place(p) == k.area_offset; };
+      bool placed = false;
+      for (std::size_t p = 0; p < kLuksNumKeySlots && !placed; ++p) placed = on_place(p);
+      if (placed) continue;
+      std::optional<std::size_t> target;
+      const std::size_t own = static_cast<std::size_t>(k.id);
+      if (!taken[own] && free_space(place(own))) target = own;
+      for (std::size_t p = 0; p < kLuksNumKeySlots && !target; ++p) {
+        if (!taken[p] && free_space(place(p))) target = p;
+      }
+      if (!target)
+        return refuse("there is no free place in LUKS1's layout for keyslot " + std::to_string(k.id));
+      taken[*target] = true;
+      plan.moves.push_back(MaterialMove{k.id, k.area_offset, place(*target),
+                                        std::uint64_t{h.SlotMaterialSectors()} * kSector});
+      h.slots[own].key_offset = layout.slots[*target].key_offset;
+    }
+    for (LuksKeySlot& s : h.slots) {
+      if (s.active) continue;
+      for (std::size_t p = 0; p < kLuksNumKeySlots; ++p) {
+        if (!taken[p]) {
+          taken[p] = true;
+          s.key_offset = layout.slots[p].key_offset;
+          break;
+        }
+      }
+    }
+  }
   if (Result<void> valid = ValidateLuksHeader(h); !valid)
     return refuse("its keyslot areas do not fit LUKS1's layout (" + valid.error().message() + ")");
-  return h;
+  plan.header = std::move(h);
+  return plan;
 }
 
 }  // namespace vsecret::volume

@@ -49,13 +49,28 @@ std::optional<Luks2Header> SecondaryCopy(const BlockFile& file, std::vector<std:
 // live; every inactive slot's extent (where a copy may have gone, or the moved slot came from) is
 // overwritten with random bytes.
 Result<void> WipeInactiveLuks1(BlockFile& file, const LuksHeader& h) {
-  std::vector<std::uint8_t> noise(std::uint64_t{h.SlotMaterialSectors()} * kLuksSectorSize);
+  // Whole extents (material rounded up to 4 KiB, as ValidateLuksHeader keeps them apart): a copy
+  // placed at cryptsetup's offset straddles two of them.
+  const std::uint64_t material = std::uint64_t{h.SlotMaterialSectors()} * kLuksSectorSize;
+  std::vector<std::uint8_t> noise((material + 4095) / 4096 * 4096);
   for (const LuksKeySlot& s : h.slots) {
     if (s.active) continue;
     if (Result<void> r = RandomBytes(noise); !r) return r;
     if (Result<void> r = file.WriteAt(std::uint64_t{s.key_offset} * kLuksSectorSize, noise, "key material");
         !r)
       return r;
+  }
+  return file.Sync();
+}
+
+// Copies key material (encrypted, but kept in wiping memory all the same), then syncs.
+Result<void> CopyMaterial(BlockFile& file, const std::vector<MaterialMove>& moves) {
+  for (const MaterialMove& m : moves) {
+    SecretBytes material;
+    material.Resize(m.length);
+    if (Result<void> r = file.ReadAt(m.from, {material.data(), material.size()}, "key material"); !r)
+      return r;
+    if (Result<void> r = file.WriteAt(m.to, material.span(), "key material"); !r) return r;
   }
   return file.Sync();
 }
@@ -81,17 +96,27 @@ Result<void> StorageDriver::FinishConvert(const VolumeRef& vol, BlockFile& file,
     if (Result<void> r = WipeLuks2FreeAreas(file, *header); !r) return r;
     format = EncryptionFormat::kLuks2;
   } else {
-    // The rest of the LUKS2 metadata area: up to the first active keyslot's material.
+    // Everything before the payload that the header and the live keyslots do not use: the LUKS2
+    // metadata and any key material left where it was.
     Result<LuksHeader> header = ReadLuksHeader(file, 0);
     if (!header) return std::unexpected(header.error());
-    std::uint64_t end = std::uint64_t{header->payload_offset} * kLuksSectorSize;
+    const std::uint64_t extent =
+        (std::uint64_t{header->SlotMaterialSectors()} * kLuksSectorSize + 4095) / 4096 * 4096;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> live;
     for (const LuksKeySlot& s : header->slots) {
-      if (s.active) end = std::min(end, std::uint64_t{s.key_offset} * kLuksSectorSize);
+      if (s.active) live.emplace_back(std::uint64_t{s.key_offset} * kLuksSectorSize, extent);
     }
-    if (end > kLuksHeaderSize) {
-      std::vector<std::uint8_t> zeros(end - kLuksHeaderSize, 0);
-      if (Result<void> r = WriteSynced(file, kLuksHeaderSize, zeros, "LUKS header area"); !r) return r;
+    std::sort(live.begin(), live.end());
+    live.emplace_back(std::uint64_t{header->payload_offset} * kLuksSectorSize, 0);
+    std::uint64_t at = kLuksHeaderSize;
+    for (const auto& [begin, length] : live) {
+      if (begin > at) {
+        std::vector<std::uint8_t> zeros(begin - at, 0);
+        if (Result<void> r = file.WriteAt(at, zeros, "LUKS header area"); !r) return r;
+      }
+      at = std::max(at, begin + length);
     }
+    if (Result<void> r = file.Sync(); !r) return r;
   }
   CrashPoint("convert-wiped");
   Result<std::optional<EncryptionDef>> recorded = ReadVolumeMetadata(vol.pool, vol.name);
@@ -147,7 +172,11 @@ Result<RekeyRecovery> StorageDriver::RecoverConvert(const VolumeRef& vol, const 
       if (Result<void> r = FinishConvert(vol, file, j); !r) return std::unexpected(r.error());
       outcome = RekeyRecovery::kCompleted;
     } else {
-      // Nothing is written before the LUKS1 header: the LUKS2 volume is as it was.
+      // Before the LUKS1 header only free space of the LUKS2 volume was written: wiped again.
+      Result<Luks2Header> h2 = ReadLuks2Header(file);
+      if (!h2 || h2->uuid != j.luks_uuid)
+        return discard("the volume holds no LUKS2 header of UUID " + j.luks_uuid);
+      if (Result<void> r = WipeLuks2FreeAreas(file, *h2); !r) return std::unexpected(r.error());
       if (Result<void> r = RemoveRekeyJournal(path); !r) return std::unexpected(r.error());
     }
   }
@@ -220,19 +249,23 @@ Result<void> StorageDriver::ConvertVolume(const VolumeRef& vol, EncryptionFormat
     Result<Luks2Header> h2 = ReadLuks2Header(file);
     if (!h2) return std::unexpected(h2.error());
     // The layout is checked before the secret is used (an argon2 unlock is slow).
-    Result<LuksHeader> h1 = PlanLuks2ToLuks1(*h2, vol.path);
-    if (!h1) return std::unexpected(h1.error());
+    Result<Luks2ToLuks1Plan> plan = PlanLuks2ToLuks1(*h2, vol.path);
+    if (!plan) return std::unexpected(plan.error());
+    const LuksHeader* h1 = &plan->header;
     Result<SecretBytes> value = VolumePassphrase(vol);
     if (!value) return std::unexpected(value.error());
     Result<UnlockedLuks2> before = UnlockLuks2(file, *h2, *value);
     if (!before) return NotOpened(before.error(), vol.path);
-    Result<UnlockedLuks> after = UnlockLuks(file, 0, *h1, *value);
-    if (!after || !SameKey(after->master_key, before->volume_key)) {
-      return InternalError(ErrorDomain::kStorage,
-                           "the LUKS1 header built for '" + vol.path + "' does not open the volume's key");
-    }
     j.luks_uuid = h1->uuid;
     if (Result<void> r = write_journal(); !r) return r;
+    if (Result<void> r = CopyMaterial(file, plan->moves); !r) return roll_back(r.error());
+    if (!plan->moves.empty()) CrashPoint("convert-material-copied");
+    Result<UnlockedLuks> after = UnlockLuks(file, 0, *h1, *value);
+    if (!after || !SameKey(after->master_key, before->volume_key)) {
+      return roll_back(InternalError(ErrorDomain::kStorage, "the LUKS1 header built for '" + vol.path +
+                                                                "' does not open the volume's key")
+                           .error());
+    }
     // The commit point: one 592-byte write at 0.
     if (Result<void> r = WriteSynced(file, 0, SerializeLuksHeader(*h1), "LUKS header"); !r)
       return roll_back(r.error());
@@ -260,19 +293,16 @@ Result<void> StorageDriver::ConvertVolume(const VolumeRef& vol, EncryptionFormat
   if (Result<void> r = write_journal(); !r) return r;
 
   // 1. Material out of the way of the headers, then the LUKS1 header that points at it.
-  for (const MaterialMove& m : plan->moves) {
-    SecretBytes material;
-    material.Resize(m.length);
-    if (Result<void> r = file.ReadAt(m.from, {material.data(), material.size()}, "key material"); !r)
-      return roll_back(r.error());
-    if (Result<void> r = file.WriteAt(m.to, material.span(), "key material"); !r) return roll_back(r.error());
-  }
-  if (Result<void> r = file.Sync(); !r) return roll_back(r.error());
+  if (Result<void> r = CopyMaterial(file, plan->moves); !r) return roll_back(r.error());
   CrashPoint("convert-material-copied");
   if (!plan->moves.empty()) {
     if (Result<void> r = WriteSynced(file, 0, SerializeLuksHeader(plan->staged), "LUKS header"); !r)
       return roll_back(r.error());
     CrashPoint("convert-luks1-staged");
+  }
+  if (!plan->final_moves.empty()) {
+    if (Result<void> r = CopyMaterial(file, plan->final_moves); !r) return roll_back(r.error());
+    CrashPoint("convert-material-placed");
   }
   // 2. The LUKS2 copies, checked to open the volume's key from the material on disk first.
   std::vector<std::uint8_t> salt(kLuks2SaltSize);

@@ -135,8 +135,8 @@ TEST_F(VolumeConvertTest, Luks1ToLuks2AndBackKeepsPayloadAndPassphrase) {
   ASSERT_EQ(h2->keyslots.size(), 1u);
   EXPECT_EQ(h2->keyslots[0].id, 0);
   EXPECT_EQ(h2->keyslots[0].kdf.type, "pbkdf2");
-  // Slot 0's material moved into slot 1's area, clear of the two 16 KiB header copies.
-  EXPECT_EQ(h2->keyslots[0].area_offset, std::uint64_t{h1.slots[1].key_offset} * 512);
+  // Slot 0's material moved where cryptsetup's conversion puts it, after the two 16 KiB copies.
+  EXPECT_EQ(h2->keyslots[0].area_offset, 32768u);
   auto unlocked = UnlockLuks2(**file, *h2, Bytes("the-pass"));
   ASSERT_TRUE(unlocked.has_value()) << ErrorOf(unlocked);
   EXPECT_EQ(RecordedFormat(vol), EncryptionFormat::kLuks2);
@@ -300,13 +300,29 @@ TEST(VolumeConvertPlan, QemuLayoutMovesOnlyTheSlotUnderTheHeaders) {
   h.slots[3].iterations = 1000;
   auto plan = PlanLuks1ToLuks2(h, "/v");
   ASSERT_TRUE(plan.has_value()) << ErrorOf(plan);
+  // Slot 0 goes to cryptsetup's place (32 KiB), which overlaps its material and slot 1's free
+  // area: through slot 2's area, the first free one clear of it.
   ASSERT_EQ(plan->moves.size(), 1u);
   EXPECT_EQ(plan->moves[0].slot, 0);
   EXPECT_EQ(plan->moves[0].from, 4096u);
-  EXPECT_EQ(plan->moves[0].to, std::uint64_t{h.slots[1].key_offset} * 512);
-  EXPECT_EQ(plan->staged.slots[0].key_offset, h.slots[1].key_offset);
-  EXPECT_EQ(plan->staged.slots[1].key_offset, h.slots[0].key_offset);
+  EXPECT_EQ(plan->moves[0].to, std::uint64_t{h.slots[2].key_offset} * 512);
+  ASSERT_EQ(plan->final_moves.size(), 1u);
+  EXPECT_EQ(plan->final_moves[0].from, std::uint64_t{h.slots[2].key_offset} * 512);
+  EXPECT_EQ(plan->final_moves[0].to, 32768u);
+  EXPECT_EQ(plan->staged.slots[0].key_offset, h.slots[2].key_offset);
+  EXPECT_EQ(plan->staged.slots[2].key_offset, h.slots[0].key_offset);
   EXPECT_EQ(plan->staged.slots[3].key_offset, h.slots[3].key_offset);
+  EXPECT_NE(plan->json.find("\"offset\":\"32768\""), std::string::npos);
+
+  // With slot 1 live, cryptsetup's place is taken: slot 0 moves into slot 2's area for good.
+  h.slots[1].active = true;
+  h.slots[1].iterations = 1000;
+  plan = PlanLuks1ToLuks2(h, "/v");
+  ASSERT_TRUE(plan.has_value()) << ErrorOf(plan);
+  ASSERT_EQ(plan->moves.size(), 1u);
+  EXPECT_EQ(plan->moves[0].to, std::uint64_t{h.slots[2].key_offset} * 512);
+  EXPECT_TRUE(plan->final_moves.empty());
+  h.slots[1].active = false;
 
   h.payload_offset = 64;  // no room for the LUKS2 headers and an area
   auto none = PlanLuks1ToLuks2(h, "/v");
