@@ -290,7 +290,8 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
       return Unsupported("creation of qcow2 encrypted image is not supported");
     }
     // qemu's qcow2 driver embeds only LUKS1 headers (block/qcow2.c uses QCRYPTO_BLOCK_FORMAT_LUKS,
-    // whose reader accepts version 1 only), so a LUKS2 qcow2 volume would open in no hypervisor.
+    // whose reader, crypto/block-luks.c, accepts QCRYPTO_BLOCK_LUKS_VERSION 1 only), so a LUKS2 qcow2 volume
+    // would open in no hypervisor.
     if (qcow2 && luks2) {
       return Unsupported(
           "LUKS2 encryption is not supported inside qcow2 volumes: qemu's qcow2 encryption is "

@@ -200,8 +200,8 @@ Result<void> StorageDriver::ConvertVolume(const VolumeRef& vol, EncryptionFormat
     if (probed->qcow2->crypt_method != 2)
       return Invalid("storage volume '" + vol.path + "' is not encrypted");
     // qemu's qcow2 driver embeds only LUKS1 headers (block/qcow2.c creates and opens them with
-    // QCRYPTO_BLOCK_FORMAT_LUKS, whose code reads version 1 only): a LUKS2 header inside qcow2
-    // would be a volume no hypervisor opens.
+    // QCRYPTO_BLOCK_FORMAT_LUKS, crypto/block-luks.c, which accepts QCRYPTO_BLOCK_LUKS_VERSION 1 only): a
+    // LUKS2 header inside qcow2 would be a volume no hypervisor opens.
     if (to_luks2) {
       return ConfigUnsupported(ErrorDomain::kStorage,
                                "LUKS2 encryption is not supported inside qcow2 volumes: qemu's qcow2 "

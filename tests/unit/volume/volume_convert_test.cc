@@ -332,5 +332,65 @@ TEST(VolumeConvertPlan, QemuLayoutMovesOnlyTheSlotUnderTheHeaders) {
       << none.error().message();
 }
 
+TEST(VolumeConvertPlan, Luks2FeaturesLuks1LacksAreRefusedByName) {
+  Luks2Header h;
+  h.hdr_size = 16384;
+  h.uuid = "a7b5b2c4-0000-4000-8000-000000000001";
+  h.keyslots_size = 16u << 20;
+  h.segment.offset = 16u << 20;
+  h.segment.encryption = "aes-xts-plain64";
+  Luks2Keyslot k;
+  k.id = 0;
+  k.key_size = 64;
+  k.area_offset = 32768;
+  k.area_size = 258048;
+  k.area_encryption = "aes-xts-plain64";
+  k.area_key_size = 64;
+  k.kdf.type = "pbkdf2";
+  k.kdf.iterations = 1000;
+  k.kdf.salt.assign(32, 1);
+  h.keyslots.push_back(k);
+  Luks2Digest d;
+  d.keyslots = {0};
+  d.segments = {0};
+  d.iterations = 1000;
+  d.salt.assign(32, 2);
+  d.digest.assign(32, 3);
+  h.digests.push_back(d);
+  auto ok = PlanLuks2ToLuks1(h, "/v");
+  ASSERT_TRUE(ok.has_value()) << ErrorOf(ok);
+  EXPECT_EQ(ok->header.slots[0].key_offset, 64u);  // in place
+  EXPECT_TRUE(ok->moves.empty());
+  EXPECT_EQ(ok->header.payload_offset, 32768u);
+  EXPECT_EQ(ok->header.cipher_mode, "xts-plain64");
+
+  auto refused = [&](Luks2Header changed) {
+    auto r = PlanLuks2ToLuks1(changed, "/v");
+    return r ? std::string("(accepted)") : r.error().message();
+  };
+  const std::string prefix = "Requested operation is not valid: cannot convert '/v' to LUKS1: ";
+  Luks2Header x = h;
+  x.segment.sector_size = 4096;
+  EXPECT_EQ(refused(x), prefix + "its sector size is 4096 bytes; LUKS1 has 512-byte sectors");
+  x = h;
+  x.tokens = 1;
+  EXPECT_EQ(refused(x), prefix + "it has 1 token(s); LUKS1 has none");
+  x = h;
+  x.keyslots[0].id = 9;
+  x.digests[0].keyslots = {9};
+  EXPECT_EQ(refused(x), prefix + "keyslot 9 has an id beyond LUKS1's 0-7");
+  x = h;
+  x.digests[0].keyslots = {};
+  EXPECT_EQ(refused(x), prefix + "keyslot 0 is not bound to the data segment's key");
+  x = h;
+  x.keyslots[0].kdf.hash = HashAlgo::kSha512;
+  EXPECT_EQ(refused(x),
+            prefix + "keyslot 0 uses another hash than the volume key digest; LUKS1 uses one hash for both");
+  x = h;
+  x.segment.size = 1u << 20;
+  EXPECT_EQ(refused(x),
+            prefix + "its data segment has a fixed size; a LUKS1 payload runs to the end of the file");
+}
+
 }  // namespace
 }  // namespace vsecret::volume
