@@ -156,6 +156,33 @@ TEST_F(VolumeConvertTest, Luks1ToLuks2AndBackKeepsPayloadAndPassphrase) {
   EXPECT_EQ(ReadData(vol), Data());
 }
 
+TEST_F(VolumeConvertTest, EveryPassphraseSurvivesBothWays) {
+  const VolumeRef vol = Create("raw", "luks");
+  WriteData(vol);
+  // Slot 1 live: cryptsetup's place for slot 0 is taken, so slot 0 moves into slot 2's area.
+  ASSERT_TRUE(storage_->AddVolumeKey(vol, Bytes("second-pass"), 1).has_value());
+  ASSERT_TRUE(storage_->ConvertVolume(vol, EncryptionFormat::kLuks2).has_value());
+  auto file = BlockFile::Open(vol.path, BlockFile::Mode::kReadOnly);
+  auto h2 = ReadLuks2Header(**file);
+  ASSERT_TRUE(h2.has_value()) << ErrorOf(h2);
+  ASSERT_EQ(h2->keyslots.size(), 2u);
+  for (const char* pass : {"the-pass", "second-pass"}) {
+    auto u = UnlockLuks2(**file, *h2, Bytes(pass));
+    EXPECT_TRUE(u.has_value()) << pass << ": " << ErrorOf(u);
+  }
+  EXPECT_EQ(ReadData(vol), Data());
+  ASSERT_TRUE(storage_->ConvertVolume(vol, EncryptionFormat::kLuks).has_value());
+  file = BlockFile::Open(vol.path, BlockFile::Mode::kReadOnly);
+  auto h1 = ReadLuksHeader(**file, 0);
+  ASSERT_TRUE(h1.has_value()) << ErrorOf(h1);
+  for (int slot : {0, 1}) {
+    auto u = UnlockLuks(**file, 0, *h1, Bytes(slot == 0 ? "the-pass" : "second-pass"));
+    ASSERT_TRUE(u.has_value()) << ErrorOf(u);
+    EXPECT_EQ(u->slot, slot);
+  }
+  EXPECT_EQ(ReadData(vol), Data());
+}
+
 TEST_F(VolumeConvertTest, SameFormatAndPlainVolumesAreRefusedUnchanged) {
   const VolumeRef vol = Create("raw", "luks");
   const std::string before = FileBytes(vol);
