@@ -10,6 +10,7 @@
 #include "cli/shell.h"
 #include "cli/storage_cli.h"
 #include "cli/table.h"
+#include "cli/volume_convert_command.h"
 #include "cli/volume_key_commands.h"
 #include "cli/xpath_dump.h"
 #include "conf/volume_xml.h"
@@ -418,6 +419,12 @@ constexpr OptDef kQemuExecOpts[] = {
 
 // Not constexpr: the key-slot commands' options live in volume_key_commands.cc.
 const CommandDef kVolumeCommands[] = {
+    {"vol-convert", "convert an encrypted volume between LUKS1 and LUKS2 in place (vsecret extension)",
+     "Rewrites the LUKS header and keyslot areas in the other format, as cryptsetup convert does; the "
+     "encrypted data is neither moved nor re-encrypted. LUKS1 needs pbkdf2 keyslots only; qcow2 encryption "
+     "stays LUKS1. A crash at any point leaves a volume that opens with the secret's value, and the next "
+     "command finishes the conversion.",
+     VolConvertOpts(), CmdVolConvert, 0},
     {"vol-create", "create a vol from an XML file", "Create a vol.", kCreateOpts, CmdVolCreate, 0},
     {"vol-create-as", "create a volume from a set of args", "Create a vol.", kCreateAsOpts, CmdVolCreateAs,
      0},

@@ -31,9 +31,18 @@ std::string B64(std::span<const std::uint8_t> bytes) {
   return Base64Encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-// One metadata copy: binary header + NUL-padded JSON, checksummed with sha256.
-Result<std::vector<std::uint8_t>> BuildCopy(std::uint64_t at, const std::string& json,
-                                            const std::string& uuid, std::span<const std::uint8_t> salt) {
+std::optional<std::uint32_t> EnvNumber(const char* text) {
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(text, &end, 10);
+  if (end == text || v == 0 || v > 0xFFFFFFFFul) return std::nullopt;
+  return static_cast<std::uint32_t>(v);
+}
+
+}  // namespace
+
+Result<std::vector<std::uint8_t>> BuildLuks2Copy(std::uint64_t at, const std::string& json,
+                                                 const std::string& uuid, std::span<const std::uint8_t> salt,
+                                                 std::uint64_t seqid) {
   std::vector<std::uint8_t> area(kHdrSize, 0);
   if (json.size() >= kHdrSize - kLuks2BinaryHeaderSize)
     return InternalError(ErrorDomain::kStorage, "LUKS2 metadata does not fit in its area");
@@ -46,7 +55,7 @@ Result<std::vector<std::uint8_t>> BuildCopy(std::uint64_t at, const std::string&
   std::memcpy(area.data(), magic, sizeof magic);
   area[7] = 2;                         // version
   PutBe64(area.data() + 8, kHdrSize);  // hdr_size
-  PutBe64(area.data() + 16, 1);        // seqid
+  PutBe64(area.data() + 16, seqid);
   std::memcpy(area.data() + 72, "sha256", 6);
   std::memcpy(area.data() + 104, salt.data(), std::min<std::size_t>(salt.size(), kLuks2SaltSize));
   std::memcpy(area.data() + 168, uuid.data(), std::min<std::size_t>(uuid.size(), 39));
@@ -57,15 +66,6 @@ Result<std::vector<std::uint8_t>> BuildCopy(std::uint64_t at, const std::string&
   std::memcpy(area.data() + 448, digest, sizeof digest);
   return area;
 }
-
-std::optional<std::uint32_t> EnvNumber(const char* text) {
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(text, &end, 10);
-  if (end == text || v == 0 || v > 0xFFFFFFFFul) return std::nullopt;
-  return static_cast<std::uint32_t>(v);
-}
-
-}  // namespace
 
 Luks2FormatOptions DefaultLuks2FormatOptions() {
   Luks2FormatOptions o;
@@ -184,7 +184,7 @@ Result<UnlockedLuks2> FormatLuks2(BlockFile& file, const SecretBytes& passphrase
     return std::unexpected(r.error());
   if (Result<void> r = file.Sync(); !r) return std::unexpected(r.error());
   for (std::uint64_t at : {std::uint64_t{0}, kHdrSize}) {
-    Result<std::vector<std::uint8_t>> copy = BuildCopy(at, json, uuid, hdr_salt);
+    Result<std::vector<std::uint8_t>> copy = BuildLuks2Copy(at, json, uuid, hdr_salt, 1);
     if (!copy) return std::unexpected(copy.error());
     if (Result<void> r = file.WriteAt(at, *copy, "LUKS2 header"); !r) return std::unexpected(r.error());
   }

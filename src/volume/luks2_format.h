@@ -11,7 +11,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "volume/block_file.h"
 #include "volume/luks2_image.h"
@@ -37,6 +39,13 @@ struct Luks2FormatOptions {
 // small values) and VSECRET_LUKS_ITERATIONS for the digest. Without them: the defaults above,
 // with cpus capped at the number of online CPUs.
 Luks2FormatOptions DefaultLuks2FormatOptions();
+
+// One 16 KiB metadata copy for file offset `at` (0: primary "LUKS", 16 KiB: secondary "SKUL"):
+// binary header with seqid, uuid and salt, then json NUL-padded, checksummed with sha256. An error
+// when json does not fit.
+Result<std::vector<std::uint8_t>> BuildLuks2Copy(std::uint64_t at, const std::string& json,
+                                                 const std::string& uuid, std::span<const std::uint8_t> salt,
+                                                 std::uint64_t seqid);
 
 // Writes a new LUKS2 header with a random volume key and keyslot 0 for passphrase at the start of
 // file. The caller sizes the file (at least the data offset, 16 MiB).

@@ -286,6 +286,7 @@ Result<void> ParseJson(const CopyErrors& fail, const std::string& text, Luks2Hea
     if (!obj->is_object()) return fail(std::string("'") + section + "' is not an object");
   }
 
+  h.tokens = root["tokens"].size();
   const Json& config = root["config"];
   const Fields cf{fail, "config"};
   VS_TRY(json_size, cf.U64String(config, "json_size"));

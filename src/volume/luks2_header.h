@@ -93,6 +93,7 @@ struct Luks2Header {
   std::uint64_t json_size = 0;
   std::uint64_t keyslots_size = 0;
   std::vector<std::string> flags;  // config.flags ("allow-discards", ...)
+  std::size_t tokens = 0;          // entries of "tokens" (kept, not modelled; LUKS1 has none)
   // Which copies had a valid checksum (the other one is reported, not repaired).
   bool primary_valid = false;
   bool secondary_valid = false;

@@ -143,7 +143,10 @@ class StorageDriver {
   // slot the secret's value opens only with force. Returns the slot removed.
   Result<int> RemoveVolumeKey(const VolumeRef& vol, std::optional<int> slot, const SecretBytes* passphrase,
                               bool force);
-  // Finishes or rolls back a re-key a crash interrupted (nothing to do: kNone).
+  // Converts a LUKS1 volume to LUKS2 (target kLuks2) or back (kLuks) in place, like cryptsetup
+  // convert (volume_convert.h); the recorded <encryption format> follows.
+  Result<void> ConvertVolume(const VolumeRef& vol, EncryptionFormat target);
+  // Finishes or rolls back a re-key or conversion a crash interrupted (nothing to do: kNone).
   Result<RekeyRecovery> RecoverRekey(const VolumeRef& vol);
   std::string RekeyJournalPath(const VolumeRef& vol) const;
 
@@ -174,6 +177,9 @@ class StorageDriver {
                                                           const std::string& vol) const;
   Result<VolumeStatus> VolumeStatusOf(const VolumeRef& vol, const ProbedFile& probed) const;
   Result<SecretBytes> FetchPassphrase(const EncryptionDef& encryption, const std::string& path);
+  // volume_convert_driver.cc: a conversion's recovery and its last steps (wipe, record, journal).
+  Result<RekeyRecovery> RecoverConvert(const VolumeRef& vol, const RekeyJournal& journal);
+  Result<void> FinishConvert(const VolumeRef& vol, BlockFile& file, const RekeyJournal& journal);
   struct KeyedVolume;  // volume_rekey.cc
   Result<KeyedVolume> OpenKeyed(const VolumeRef& vol);
   Result<RekeyRecovery> RecoverKeyed(KeyedVolume& keyed);

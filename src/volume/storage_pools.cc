@@ -391,6 +391,11 @@ Result<void> StorageDriver::RefreshPoolUnchecked(const std::string& name) {
     }
     std::optional<EncryptionDef> enc = recorded ? std::move(*recorded) : std::nullopt;
     if (probed->encrypted) {
+      // A file converted outside (cryptsetup convert) keeps its secret; its format follows the header.
+      if (enc && !probed->qcow2 &&
+          (enc->format == EncryptionFormat::kLuks || enc->format == EncryptionFormat::kLuks2))
+        enc->format =
+            probed->luks == LuksVersion::kLuks2 ? EncryptionFormat::kLuks2 : EncryptionFormat::kLuks;
       if (!enc || enc->secrets.empty()) {
         EncryptionDef found;
         found.format =

@@ -289,6 +289,14 @@ Result<VolumeRef> StorageDriver::CreateVolume(const std::string& pool, std::stri
     if (qcow2 && (enc->format == EncryptionFormat::kQcow || enc->format == EncryptionFormat::kDefault)) {
       return Unsupported("creation of qcow2 encrypted image is not supported");
     }
+    // qemu's qcow2 driver embeds only LUKS1 headers (block/qcow2.c uses QCRYPTO_BLOCK_FORMAT_LUKS,
+    // whose reader, crypto/block-luks.c, accepts QCRYPTO_BLOCK_LUKS_VERSION 1 only), so a LUKS2 qcow2 volume
+    // would open in no hypervisor.
+    if (qcow2 && luks2) {
+      return Unsupported(
+          "LUKS2 encryption is not supported inside qcow2 volumes: qemu's qcow2 encryption is "
+          "LUKS1 only (use format='luks')");
+    }
     if (enc->format != EncryptionFormat::kLuks && !(raw && luks2)) {
       return Unsupported("unsupported volume encryption format " +
                          std::to_string(static_cast<int>(enc->format)));
@@ -387,6 +395,12 @@ Result<void> StorageDriver::DeleteVolume(const VolumeRef& vol) {
 }
 
 Result<std::unique_ptr<VolumeImage>> StorageDriver::OpenImage(const VolumeRef& vol) {
+  // A re-key or conversion a crash interrupted is finished first (a conversion changes what the
+  // probe finds); the volume opens with the secret's value either way, so a failure here is only
+  // logged.
+  if (Result<RekeyRecovery> recovered = RecoverRekey(vol); !recovered) {
+    Log(LogLevel::kWarning, "storage_volumes", recovered.error().message());
+  }
   Result<ProbedFile> probed = ProbeFile(vol.path);
   if (!probed) return std::unexpected(probed.error());
   // A LUKS file whose header cannot be used is neither opened nor written as plaintext.
@@ -419,11 +433,6 @@ Result<std::unique_ptr<VolumeImage>> StorageDriver::OpenImage(const VolumeRef& v
       return std::unique_ptr<VolumeImage>(std::move(*image));
     }
     return OpenRawImage(std::move(*file));
-  }
-  // A re-key a crash interrupted is finished first; the volume opens with the secret's value
-  // either way, so a failure here is only logged.
-  if (Result<RekeyRecovery> recovered = RecoverRekey(vol); !recovered) {
-    Log(LogLevel::kWarning, "storage_volumes", recovered.error().message());
   }
   Result<SecretBytes> passphrase = VolumePassphrase(vol);
   if (!passphrase) return std::unexpected(passphrase.error());

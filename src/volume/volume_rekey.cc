@@ -195,23 +195,6 @@ Result<std::optional<SecretBytes>> OpenSlot(const RekeySlots& slots, int slot,
   return std::optional<SecretBytes>(std::move(opened->key));
 }
 
-Result<void> RemoveJournal(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return SystemError(ErrorDomain::kStorage, errno, "cannot remove re-key journal '" + path + "'");
-  }
-  SyncDirOrLog(Env::Default(), DirectoryOf(path));
-  return {};
-}
-
-Result<std::optional<RekeyJournal>> ReadJournal(const std::string& path) {
-  Result<std::optional<std::string>> text = ReadSmallFile(path, kMaxJournalBytes);
-  if (!text) return std::unexpected(text.error());
-  if (!*text) return std::optional<RekeyJournal>();
-  Result<RekeyJournal> journal = ParseRekeyJournal(**text, path);
-  if (!journal) return std::unexpected(journal.error());
-  return std::optional<RekeyJournal>(std::move(*journal));
-}
-
 std::unexpected<Error> NotQemuPassphrase() {
   return Fail(
       ErrorCode::kInvalidSecret, ErrorDomain::kStorage,
@@ -223,6 +206,12 @@ std::unexpected<Error> NotQemuPassphrase() {
 
 std::string FormatRekeyJournal(const RekeyJournal& j) {
   std::string out = std::string(kJournalMagic) + "\n";
+  if (j.operation == RekeyJournal::Operation::kConvert) {
+    out += "operation=convert\n";
+    out += std::string("target=") + (j.target == LuksVersion::kLuks2 ? "luks2" : "luks1") + "\n";
+    out += "luks-uuid=" + j.luks_uuid + "\n";
+    return out;
+  }
   out += "secret=" + j.secret.ToString() + "\n";
   out += "old-slot=" + std::to_string(j.old_slot) + "\n";
   out += "new-slot=" + std::to_string(j.new_slot) + "\n";
@@ -237,6 +226,7 @@ Result<RekeyJournal> ParseRekeyJournal(std::string_view text, const std::string&
   };
   RekeyJournal j;
   bool have_secret = false, have_old = false, have_new = false, have_set = false, have_luks = false;
+  bool have_operation = false, have_target = false;
   std::size_t line_no = 0;
   while (!text.empty()) {
     const std::size_t nl = text.find('\n');
@@ -274,6 +264,17 @@ Result<RekeyJournal> ParseRekeyJournal(std::string_view text, const std::string&
       if (value != "yes" && value != "no") return broken("bad set-secret");
       j.set_secret = value == "yes";
       have_set = true;
+    } else if (key == "operation" && !have_operation && line_no == 2) {
+      if (value == "convert") {
+        j.operation = RekeyJournal::Operation::kConvert;
+      } else if (value != "rekey") {
+        return broken("bad operation");
+      }
+      have_operation = true;
+    } else if (key == "target" && !have_target && j.operation == RekeyJournal::Operation::kConvert) {
+      if (value != "luks1" && value != "luks2") return broken("bad target");
+      j.target = value == "luks2" ? LuksVersion::kLuks2 : LuksVersion::kLuks1;
+      have_target = true;
     } else if (key == "luks-uuid" && !have_luks) {
       j.luks_uuid = value;
       have_luks = true;
@@ -282,9 +283,32 @@ Result<RekeyJournal> ParseRekeyJournal(std::string_view text, const std::string&
     }
   }
   if (line_no == 0) return broken("empty file");
+  if (j.operation == RekeyJournal::Operation::kConvert) {
+    if (!have_target || !have_luks) return broken("missing field");
+    if (have_secret || have_old || have_new || have_set)
+      return broken("re-key fields in a conversion journal");
+    return j;
+  }
   if (!have_secret || !have_old || !have_new || !have_set || !have_luks) return broken("missing field");
   if (j.old_slot == j.new_slot) return broken("old-slot and new-slot are the same");
   return j;
+}
+
+Result<void> RemoveRekeyJournal(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return SystemError(ErrorDomain::kStorage, errno, "cannot remove re-key journal '" + path + "'");
+  }
+  SyncDirOrLog(Env::Default(), DirectoryOf(path));
+  return {};
+}
+
+Result<std::optional<RekeyJournal>> ReadRekeyJournal(const std::string& path) {
+  Result<std::optional<std::string>> text = ReadSmallFile(path, kMaxJournalBytes);
+  if (!text) return std::unexpected(text.error());
+  if (!*text) return std::optional<RekeyJournal>();
+  Result<RekeyJournal> journal = ParseRekeyJournal(**text, path);
+  if (!journal) return std::unexpected(journal.error());
+  return std::optional<RekeyJournal>(std::move(*journal));
 }
 
 void CrashPoint(std::string_view step) {
@@ -350,17 +374,21 @@ Result<StorageDriver::KeyedVolume> StorageDriver::OpenKeyed(const VolumeRef& vol
 }
 
 Result<RekeyRecovery> StorageDriver::RecoverKeyed(KeyedVolume& k) {
-  Result<std::optional<RekeyJournal>> journal = ReadJournal(k.journal);
+  Result<std::optional<RekeyJournal>> journal = ReadRekeyJournal(k.journal);
   if (!journal) return std::unexpected(journal.error());
   if (!*journal) return RekeyRecovery::kNone;
   const RekeyJournal& j = **journal;
+  if (j.operation == RekeyJournal::Operation::kConvert) {
+    // RecoverRekey finishes conversions before any key-slot change opens the volume.
+    return Failed("an interrupted conversion of '" + k.vol.path + "' is pending in '" + k.journal + "'");
+  }
   RekeySlots& slots = *k.slots;
   if (j.luks_uuid != slots.uuid()) {
     // The file was replaced since: the journal describes another header.
     Log(LogLevel::kWarning, kLogWhere,
         "re-key journal '" + k.journal + "' is for LUKS UUID " + j.luks_uuid + ", the volume has " +
             slots.uuid() + ": discarded");
-    if (Result<void> r = RemoveJournal(k.journal); !r) return std::unexpected(r.error());
+    if (Result<void> r = RemoveRekeyJournal(k.journal); !r) return std::unexpected(r.error());
     return RekeyRecovery::kNone;
   }
   RekeyRecovery outcome;
@@ -392,7 +420,7 @@ Result<RekeyRecovery> StorageDriver::RecoverKeyed(KeyedVolume& k) {
     }
     if (Result<void> r = slots.Remove(remove); !r) return std::unexpected(r.error());
   }
-  if (Result<void> r = RemoveJournal(k.journal); !r) return std::unexpected(r.error());
+  if (Result<void> r = RemoveRekeyJournal(k.journal); !r) return std::unexpected(r.error());
   Log(LogLevel::kInfo, kLogWhere,
       std::string("interrupted re-key of '") + k.vol.path + "' " +
           (outcome == RekeyRecovery::kCompleted ? "completed" : "rolled back"));
@@ -403,6 +431,10 @@ Result<RekeyRecovery> StorageDriver::RecoverRekey(const VolumeRef& vol) {
   if (::access(RekeyJournalPath(vol).c_str(), F_OK) != 0) return RekeyRecovery::kNone;
   if (auto writable = RequireWritable("virStorageVolRekey"); !writable)
     return std::unexpected(writable.error());
+  Result<std::optional<RekeyJournal>> journal = ReadRekeyJournal(RekeyJournalPath(vol));
+  if (!journal) return std::unexpected(journal.error());
+  if (!*journal) return RekeyRecovery::kNone;
+  if ((*journal)->operation == RekeyJournal::Operation::kConvert) return RecoverConvert(vol, **journal);
   Result<KeyedVolume> k = OpenKeyed(vol);
   if (!k) return std::unexpected(k.error());
   return RecoverKeyed(*k);
@@ -411,6 +443,8 @@ Result<RekeyRecovery> StorageDriver::RecoverRekey(const VolumeRef& vol) {
 Result<StorageDriver::KeyedVolume> StorageDriver::OpenKeyedForChange(const VolumeRef& vol,
                                                                      std::string_view api) {
   if (auto writable = RequireWritable(api); !writable) return std::unexpected(writable.error());
+  // A conversion a crash interrupted changes the header format: finished before the slots are read.
+  if (Result<RekeyRecovery> r = RecoverRekey(vol); !r) return std::unexpected(r.error());
   Result<KeyedVolume> opened = OpenKeyed(vol);
   if (!opened) return std::unexpected(opened.error());
   if (Result<RekeyRecovery> r = RecoverKeyed(*opened); !r) return std::unexpected(r.error());
@@ -514,7 +548,7 @@ Result<RekeyResult> StorageDriver::RekeyVolume(const VolumeRef& vol, RekeyReques
     return std::unexpected(r.error());
   }
   CrashPoint("rekey-old-removed");
-  if (Result<void> r = RemoveJournal(k.journal); !r) return std::unexpected(r.error());
+  if (Result<void> r = RemoveRekeyJournal(k.journal); !r) return std::unexpected(r.error());
   return RekeyResult{j.old_slot, j.new_slot};
 }
 

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "volume/luks_header.h"
 #include "vsecret/error.h"
 #include "vsecret/secret_bytes.h"
 #include "vsecret/uuid.h"
@@ -45,8 +46,13 @@ struct RekeyResult {
 // What a pending journal described and what finishing it did.
 enum class RekeyRecovery { kNone, kRolledBack, kCompleted };
 
-// The journal of a re-key in progress (no passphrase in it).
+// The journal of a re-key or a conversion (volume_convert.h) in progress (no passphrase in it).
+// A conversion's has the line "operation=convert", its target ("target=luks1|luks2") and the LUKS
+// UUID, and no secret or slots.
 struct RekeyJournal {
+  enum class Operation { kRekey, kConvert };
+  Operation operation = Operation::kRekey;
+  LuksVersion target = LuksVersion::kNotLuks;  // kConvert: kLuks1 or kLuks2
   Uuid secret;
   int old_slot = -1;
   int new_slot = -1;
@@ -58,6 +64,11 @@ struct RekeyJournal {
 std::string FormatRekeyJournal(const RekeyJournal& journal);
 // Errors name the file: "cannot parse re-key journal '<path>': ...".
 Result<RekeyJournal> ParseRekeyJournal(std::string_view text, const std::string& path);
+
+// The journal at path: nullopt when there is none; errors name the file.
+Result<std::optional<RekeyJournal>> ReadRekeyJournal(const std::string& path);
+// Removes it (absent is fine) and syncs its directory.
+Result<void> RemoveRekeyJournal(const std::string& path);
 
 // New passphrases (vol-rekey --generate) come from GeneratePassphrase in volume_secret_gen.h, the
 // one generator volume creation uses too.

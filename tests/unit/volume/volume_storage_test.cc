@@ -393,7 +393,8 @@ TEST_F(VolumeStorageTest, CreationRefusalsInLibvirtOrder) {
        "unsupported configuration: creation of qcow2 encrypted image is not supported"},
       {"<volume><name>a</name><capacity>1</capacity><target><format type='qcow2'/><encryption format='luks2'>"
        "</encryption></target></volume>",
-       "unsupported configuration: unsupported volume encryption format 3"},
+       "unsupported configuration: LUKS2 encryption is not supported inside qcow2 volumes: qemu's qcow2 "
+       "encryption is LUKS1 only (use format='luks')"},
       {"<volume><name>a</name><capacity>1</capacity><target><format type='raw'/><encryption format='luks'>"
        "<secret type='passphrase' usage='u1'/><secret type='passphrase' "
        "usage='u2'/></encryption></target></volume>",
