@@ -25,6 +25,7 @@ $SUDO apt-get install -y --no-install-recommends \
 
 # The second reference installation (libvirt 12.x in a Debian testing root), built once and cached.
 $SUDO bash "$(dirname "$0")/libvirt12-root.sh" >/dev/null
+$SUDO bash "$(dirname "$0")/cryptsetup-test-images.sh" >/dev/null  # cryptsetup's test images, cached
 
 # libvirt's QEMU driver looks this user up even when it runs QEMU as root (the hypervisor chain
 # tests run it so); Debian's libvirt-daemon-system would create it.
