@@ -17,7 +17,7 @@ $SUDO apt-get install -y --no-install-recommends \
   libvirt-daemon-driver-qemu qemu-system-x86 debootstrap \
   qemu-utils cryptsetup-bin \
   libargon2-dev nlohmann-json3-dev python3-cryptography \
-  libxml2-utils xxd procps util-linux \
+  libxml2-utils xxd procps util-linux jq \
   systemd gdb \
   debhelper dpkg-dev lintian \
   openssh-server openssh-client \

@@ -15,6 +15,7 @@
 #include "test_util.h"
 #include "volume/luks2_format.h"
 #include "volume/luks2_header.h"
+#include "volume/luks2_image.h"
 #include "volume/luks2_keyslots.h"
 #include "volume/storage_internal.h"
 
@@ -178,6 +179,24 @@ TEST(Luks2CryptsetupRules, UnknownKdfTypeMakesOnlyThatKeyslotUnusable) {
   Result<UnlockedLuks2> u = UnlockLuks2(**f, *h, SecretBytes(std::string_view("pass")));
   ASSERT_FALSE(u);
   EXPECT_EQ(u.error().message(), "unsupported configuration: LUKS2 kdf 'argon2' is not supported");
+}
+
+TEST(Luks2CryptsetupRules, SegmentLongerThanTheFileIsNotOpened) {
+  // luks2-uint64-max-segment-size.img: a valid header (cryptsetup loads it) whose fixed segment
+  // size is 2^64 - 512; offset + size wraps around, so the length check must not add them.
+  TempDir dir;
+  for (const char* size : {"18446744073709551104", "2097152"}) {
+    const std::string path = Fresh(dir, std::string("size-") + size + ".img");
+    EditJson(path, [&](nlohmann::json& j) { j["segments"]["0"]["size"] = size; });
+    Result<std::unique_ptr<BlockFile>> f = BlockFile::Open(path, BlockFile::Mode::kReadWrite);
+    ASSERT_TRUE(f);
+    const std::string file_path = (*f)->path();
+    Result<std::unique_ptr<Luks2Image>> image =
+        Luks2Image::Open(std::move(*f), SecretBytes(std::string_view("pass")));
+    ASSERT_FALSE(image) << size;
+    EXPECT_EQ(image.error().message(),
+              "internal error: LUKS2 volume '" + file_path + "' is shorter than its data segment");
+  }
 }
 
 TEST(Luks2CryptsetupRules, SecondaryHeaderWithoutPrimaryIsAnEncryptedBrokenVolume) {
