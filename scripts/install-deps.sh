@@ -17,7 +17,7 @@ $SUDO apt-get install -y --no-install-recommends \
   libvirt-daemon-driver-qemu qemu-system-x86 debootstrap \
   qemu-utils cryptsetup-bin \
   libargon2-dev nlohmann-json3-dev python3-cryptography \
-  libxml2-utils xxd procps util-linux \
+  libxml2-utils xxd procps util-linux jq \
   systemd gdb \
   debhelper dpkg-dev lintian \
   openssh-server openssh-client \
@@ -25,6 +25,7 @@ $SUDO apt-get install -y --no-install-recommends \
 
 # The second reference installation (libvirt 12.x in a Debian testing root), built once and cached.
 $SUDO bash "$(dirname "$0")/libvirt12-root.sh" >/dev/null
+$SUDO bash "$(dirname "$0")/cryptsetup-test-images.sh" >/dev/null  # cryptsetup's test images, cached
 
 # libvirt's QEMU driver looks this user up even when it runs QEMU as root (the hypervisor chain
 # tests run it so); Debian's libvirt-daemon-system would create it.

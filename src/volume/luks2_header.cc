@@ -144,6 +144,10 @@ Result<Luks2Kdf> ParseKdf(const Fields& f, const Json& kdf) {
   Luks2Kdf out;
   VS_TRY(type, f.String(kdf, "type"));
   out.type = type;
+  // cryptsetup validates only the kdf types it knows and loads a header whose keyslot names
+  // another (its own test image luks2_valid_hdr.img has type "argon2"); such a keyslot is
+  // unusable, not a damaged header, so it is refused at unlock (DeriveLuks2Key) naming the type.
+  if (type != "pbkdf2" && type != "argon2i" && type != "argon2id") return out;
   VS_TRY(salt, f.Base64(kdf, "salt"));
   out.salt = std::move(salt);
   if (type == "pbkdf2") {
@@ -152,7 +156,7 @@ Result<Luks2Kdf> ParseKdf(const Fields& f, const Json& kdf) {
     if (iterations == 0) return f.fail(f.where + ": kdf iterations must be at least 1");
     out.hash = hash;
     out.iterations = iterations;
-  } else if (type == "argon2i" || type == "argon2id") {
+  } else {
     VS_TRY(time, f.U32(kdf, "time"));
     VS_TRY(memory, f.U32(kdf, "memory"));
     VS_TRY(cpus, f.U32(kdf, "cpus"));
@@ -161,8 +165,6 @@ Result<Luks2Kdf> ParseKdf(const Fields& f, const Json& kdf) {
     out.time = time;
     out.memory = memory;
     out.cpus = cpus;
-  } else {
-    return f.fail(f.where + ": unsupported kdf type '" + type + "'");
   }
   return out;
 }
@@ -237,6 +239,12 @@ Result<Luks2Segment> ParseSegment(const CopyErrors& fail, int id, const Json& se
   }
   VS_TRY(iv_tweak, f.U64String(seg, "iv_tweak"));
   VS_TRY(encryption, f.String(seg, "encryption"));
+  if (encryption.empty()) return fail(f.where + ": 'encryption' is empty");
+  if (auto flags = seg.find("flags"); flags != seg.end()) {
+    if (!flags->is_array()) return fail(f.where + ": 'flags' is not an array");
+    if (!std::all_of(flags->begin(), flags->end(), [](const Json& e) { return e.is_string(); }))
+      return fail(f.where + ": 'flags' holds a non-string entry");
+  }
   VS_TRY(sector_size, f.U32(seg, "sector_size"));
   if (sector_size != 512 && sector_size != 1024 && sector_size != 2048 && sector_size != 4096)
     return fail(f.where + ": invalid sector_size " + std::to_string(sector_size));
@@ -367,6 +375,32 @@ Result<void> ParseJson(const CopyErrors& fail, const std::string& text, Luks2Hea
       })) {
     return fail("no digest is assigned to segment 0");
   }
+  // cryptsetup's rule: a keyslot's key is checked by exactly one digest (an unbound keyslot has
+  // one too, assigned to no segment), else which key it holds is ambiguous or unverifiable.
+  for (const Luks2Keyslot& k : h.keyslots) {
+    const auto count = std::count_if(h.digests.begin(), h.digests.end(), [&](const Luks2Digest& d) {
+      return std::find(d.keyslots.begin(), d.keyslots.end(), k.id) != d.keyslots.end();
+    });
+    if (count != 1) {
+      return fail("keyslot " + std::to_string(k.id) + " is assigned to " + std::to_string(count) +
+                  " digests, not exactly one");
+    }
+  }
+  // Tokens are not used by vsecret, but one naming a keyslot that does not exist is a damaged
+  // header for cryptsetup, and so here.
+  for (const auto& [key, token] : root["tokens"].items()) {
+    const Fields tf{fail, "token " + key};
+    VS_TRY(id, tf.Id(key));
+    (void)id;
+    VS_TRY(type, tf.String(token, "type"));
+    (void)type;
+    VS_TRY(slots, tf.IdArray(token, "keyslots"));
+    for (int slot : slots) {
+      if (std::none_of(h.keyslots.begin(), h.keyslots.end(),
+                       [&](const Luks2Keyslot& k) { return k.id == slot; }))
+        return fail("token " + key + " names keyslot " + std::to_string(slot) + " that does not exist");
+    }
+  }
   return {};
 }
 
@@ -417,6 +451,12 @@ Result<Luks2Header> ParseLuks2Copy(std::span<const std::uint8_t> bytes, std::uin
   const void* nul = std::memchr(json, 0, json_area);
   if (nul == nullptr) return fail("JSON metadata is not NUL terminated");
   const std::string text(reinterpret_cast<const char*>(json), static_cast<const std::uint8_t*>(nul) - json);
+  // As cryptsetup requires: the object starts the area, and the area after its terminating NUL is
+  // all zeros (anything there is damage, or data smuggled past the checksummed JSON parser).
+  if (text.empty() || text.front() != '{') return fail("JSON metadata does not start with '{'");
+  const std::uint8_t* rest = static_cast<const std::uint8_t*>(nul);
+  if (std::any_of(rest, json + json_area, [](std::uint8_t b) { return b != 0; }))
+    return fail("non-zero bytes after the JSON metadata");
   if (Result<void> r = ParseJson(fail, text, h); !r) return std::unexpected(r.error());
   return h;
 }
@@ -444,6 +484,17 @@ Result<std::optional<Result<Luks2Header>>> ReadCopy(const BlockFile& file, std::
 }
 
 }  // namespace
+
+Result<std::optional<std::uint64_t>> FindLuks2Secondary(const BlockFile& file) {
+  for (std::uint64_t at = 0x4000; at <= kMaxHdrSize; at <<= 1) {
+    std::uint8_t magic[sizeof kSecondaryMagic] = {};
+    Result<std::size_t> got = file.ReadSomeAt(at, magic);
+    if (!got) return std::unexpected(got.error());
+    if (*got == sizeof magic && std::memcmp(magic, kSecondaryMagic, sizeof magic) == 0)
+      return std::optional<std::uint64_t>(at);
+  }
+  return std::optional<std::uint64_t>();
+}
 
 Result<Luks2Header> ReadLuks2Header(const BlockFile& file) {
   Result<std::optional<Result<Luks2Header>>> primary = ReadCopy(file, 0);

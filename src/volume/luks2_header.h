@@ -113,6 +113,10 @@ Result<Luks2Header> ParseLuks2Copy(std::span<const std::uint8_t> bytes, std::uin
 // neither is valid the error names both defects.
 Result<Luks2Header> ReadLuks2Header(const BlockFile& file);
 
+// The offset of a LUKS2 secondary header's magic ("SKUL\xba\xbe") at one of the offsets
+// cryptsetup looks at (16 KiB to 4 MiB), or nullopt. For files whose primary magic is gone.
+Result<std::optional<std::uint64_t>> FindLuks2Secondary(const BlockFile& file);
+
 // The metadata area sizes cryptsetup allows (16 KiB to 4 MiB, powers of two).
 bool IsValidLuks2HeaderSize(std::uint64_t size);
 

@@ -192,7 +192,9 @@ Result<std::unique_ptr<Luks2Image>> Luks2Image::Adopt(std::unique_ptr<BlockFile>
   if (!cipher) return std::unexpected(cipher.error());
   Result<std::uint64_t> size = file->Size();
   if (!size) return std::unexpected(size.error());
-  if (header.segment.size && *size < header.segment.offset + *header.segment.size) {
+  // Written without offset + size, which wraps for sizes near 2^64 (cryptsetup accepts those).
+  if (header.segment.size &&
+      (*size < header.segment.offset || *size - header.segment.offset < *header.segment.size)) {
     return InternalError(ErrorDomain::kStorage,
                          "LUKS2 volume '" + file->path() + "' is shorter than its data segment");
   }

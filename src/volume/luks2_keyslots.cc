@@ -66,6 +66,7 @@ Result<UnlockedLuks2> UnlockLuks2(const BlockFile& file, const Luks2Header& head
     return a->priority.value_or(1) > b->priority.value_or(1);
   });
   std::optional<Error> first_error;
+  std::size_t tried = 0;  // keyslots whose passphrase check actually ran
   for (const Luks2Keyslot* k : order) {
     const auto [cipher_name, mode] = SplitLuks2Cipher(k->area_encryption);
     Result<CipherSpec> spec = ParseCipherSpec(cipher_name, mode, k->area_key_size);
@@ -76,8 +77,13 @@ Result<UnlockedLuks2> UnlockLuks2(const BlockFile& file, const Luks2Header& head
     }
     SecretBytes area_key;
     area_key.Resize(k->area_key_size);
-    if (Result<void> r = DeriveLuks2Key(k->kdf, passphrase, {area_key.data(), area_key.size()}); !r)
-      return std::unexpected(r.error());
+    if (Result<void> r = DeriveLuks2Key(k->kdf, passphrase, {area_key.data(), area_key.size()}); !r) {
+      // An unsupported kdf type makes this keyslot unusable; the others may still open the volume.
+      if (r.error().code() != ErrorCode::kConfigUnsupported) return std::unexpected(r.error());
+      if (!first_error) first_error = r.error();
+      continue;
+    }
+    ++tried;
     Result<std::unique_ptr<SectorCipher>> cipher = SectorCipher::Create(*spec, area_key);
     if (!cipher) return std::unexpected(cipher.error());
     SecretBytes material;
@@ -99,7 +105,8 @@ Result<UnlockedLuks2> UnlockLuks2(const BlockFile& file, const Luks2Header& head
       return out;
     }
   }
-  if (first_error && order.size() == 1) return std::unexpected(*first_error);
+  // When no keyslot could even be tried, "invalid password" would hide the real reason.
+  if (first_error && tried == 0) return std::unexpected(*first_error);
   return Fail(ErrorCode::kOperationFailed, ErrorDomain::kStorage,
               "operation failed: Invalid password, cannot unlock any keyslot");
 }

@@ -62,7 +62,22 @@ Result<ProbedFile> ProbeFile(const std::string& path) {
   }
   const std::span<const std::uint8_t> start = std::span(head).first(*got);
   out.luks = ProbeLuks(start);
-  if (!HasLuksMagic(start)) return out;
+  if (!HasLuksMagic(start)) {
+    // A LUKS2 secondary header without a primary (wiped magic, or another signature written over
+    // it) is still an encrypted volume, never plaintext. cryptsetup recovers such a primary only
+    // when no other signature claims the file; vsecret does not guess and refuses it.
+    Result<std::optional<std::uint64_t>> secondary = FindLuks2Secondary(**file);
+    if (!secondary) return std::unexpected(secondary.error());
+    if (!*secondary) return out;
+    out.luks = LuksVersion::kLuks2;
+    out.encrypted = true;
+    out.capacity = 0;
+    out.broken = InternalError(ErrorDomain::kStorage,
+                               "LUKS2 primary header is missing (a secondary header is at offset " +
+                                   std::to_string(**secondary) + "); 'cryptsetup repair' can restore it")
+                     .error();
+    return out;
+  }
   // From here on the file is a LUKS volume: encrypted, whether or not it can be opened.
   out.encrypted = true;
   if (out.luks == LuksVersion::kLuks2) {

@@ -336,6 +336,8 @@ Result<StorageDriver::KeyedVolume> StorageDriver::OpenKeyed(const VolumeRef& vol
   } else if (probed->luks == LuksVersion::kNotLuks) {
     return Invalid("storage volume '" + vol.path + "' is not encrypted");
   }
+  // Key slots of a header the probe refused are never written (that would also "repair" it).
+  if (probed->broken) return std::unexpected(BrokenVolumeError(vol.path, *probed->broken));
   Result<std::unique_ptr<BlockFile>> file = BlockFile::Open(vol.path, BlockFile::Mode::kReadWrite);
   if (!file) return std::unexpected(file.error());
   k.file = std::move(*file);
