@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from vstest import cli, process, rpc
+from vstest import cli, paths, process, rpc
 from vstest.remote import ListeningVsecretd
 from vstest.sockets import free_port
 
@@ -104,6 +104,32 @@ class SaslTcpTest(unittest.TestCase):
         r = cli.run(["/usr/bin/python3", "-c", PY_CLIENT, self.uri(), UUID], env={"LIBVIRT_AUTH_FILE": self.good})
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.out.split(), [UUID, "sasl-canary-value", "1", "1"])
+
+    def test_3_vsecret_cli_over_sasl(self):
+        env = {"LIBVIRT_AUTH_FILE": self.good}
+        r = cli.run([paths.VSECRET, "-c", self.uri(), "secret-get-value", UUID], env=env)
+        self.assertEqual((r.rc, r.out.strip()), (0, "c2FzbC1jYW5hcnktdmFsdWU="), r)
+        uuid = "6c2e1d3f-8b75-4d4f-a032-1b2c3d4e5f60"
+        xml = SECRET_XML.replace(UUID, uuid).replace("sasl-test", "sasl-cli")
+        r = cli.run([paths.VSECRET, "-c", self.uri(), "secret-define", "/dev/stdin"], input=xml, env=env)
+        self.assertEqual(r.rc, 0, r)
+        r = cli.run([paths.VSECRET, "-c", self.uri(), "secret-list"], env=env)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(uuid, r.out)
+        # Wrong password and a user outside the allow list: libvirtd's answer, nothing else.
+        for auth in (self.bad, self.bob):
+            r = cli.run([paths.VSECRET, "-c", self.uri(), "secret-list"], env={"LIBVIRT_AUTH_FILE": auth})
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertIn("authentication failed: authentication failed", r.err)
+            self.assertNotIn(uuid, r.out)
+        # No credentials at all and no terminal to ask: refused by the client itself.
+        empty = os.path.join(self.dir, "auth-empty.conf")
+        write_auth_conf(empty, USER, PASSWORD)
+        with open(empty, "w") as f:
+            f.write("# nothing for this host\n")
+        r = cli.run([paths.VSECRET, "-c", self.uri(), "secret-list"], env={"LIBVIRT_AUTH_FILE": empty})
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("authentication failed", r.err)
 
     def test_wrong_password_is_refused(self):
         r = self.virsh(self.bad, "secret-list")
