@@ -17,7 +17,8 @@ import time
 import unittest
 
 from vstest import cli, paths, process, rpc
-from vstest.remote import ListeningVsecretd
+from vstest import daemons
+from vstest.remote import ListeningVsecretd, wait_port
 from vstest.sockets import free_port
 
 UUID = "5b1d0c2e-7a64-4c3e-9f21-0a1b2c3d4e5f"
@@ -174,6 +175,57 @@ class SaslTcpTest(unittest.TestCase):
         # Others are unaffected.
         r = self.virsh(self.good, "secret-list")
         self.assertEqual(r.rc, 0, r)
+
+
+class SaslStockLibvirtdTest(unittest.TestCase):
+    """vsecret's SASL client against the stock libvirtd 9.0 (secret driver only) with
+    auth_tcp = "sasl" and the same Cyrus set-up: same outcomes as against vsecretd."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="libvirtd-sasl-")
+        db = os.path.join(cls.dir, "passwd.db")
+        with open(os.path.join(cls.dir, "libvirt.conf"), "w") as f:
+            f.write("mech_list: digest-md5\nsasldb_path: %s\n" % db)
+        add_user(db, USER, PASSWORD)
+        cls.good = os.path.join(cls.dir, "auth-good.conf")
+        cls.bad = os.path.join(cls.dir, "auth-bad.conf")
+        write_auth_conf(cls.good, USER, PASSWORD)
+        write_auth_conf(cls.bad, USER, "not-the-password")
+        cls.port = free_port()
+        config = ('listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\ntcp_port = "%d"\n'
+                  'auth_tcp = "sasl"\n' % cls.port)
+        cls.d = daemons.StockLibvirtd(extra_config=config, args=["--listen"], env={"SASL_CONF_PATH": cls.dir})
+        try:
+            wait_port(cls.port, cls.d.proc)
+        except Exception:
+            cls.d.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_vsecret_against_libvirtd(self):
+        uri = "secret+tcp://127.0.0.1:%d/system" % self.port
+        uuid = "7d3f2e40-9c86-4e50-b143-2c3d4e5f6071"
+        xml = SECRET_XML.replace(UUID, uuid)
+        env = {"LIBVIRT_AUTH_FILE": self.good}
+        r = cli.run([paths.VSECRET, "-c", uri, "secret-define", "/dev/stdin"], input=xml, env=env)
+        self.assertEqual(r.rc, 0, r)
+        r = cli.run([paths.VSECRET, "-c", uri, "secret-set-value", uuid, "--base64", "bGlidmlydGQ="], env=env)
+        self.assertEqual(r.rc, 0, r)
+        r = cli.run([paths.VSECRET, "-c", uri, "secret-list"], env=env)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(uuid, r.out)
+        r = cli.run([paths.VSECRET, "-c", uri, "secret-list"], env={"LIBVIRT_AUTH_FILE": self.bad})
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("authentication failed: authentication failed", r.err)
+        # The stock virsh gets the same answer from libvirtd as from vsecretd.
+        r = cli.run([cli.VIRSH, "-c", uri, "secret-list"], env={"LIBVIRT_AUTH_FILE": self.bad})
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("error: authentication failed: authentication failed", r.err)
 
 
 if __name__ == "__main__":
