@@ -11,10 +11,12 @@
 //    decoding keeps the low 8 bits of whatever int arrives. No padding: every element is
 //    already 4 bytes.
 //  * Confirmed with a libtirpc encoder ({nil=0, data="ABC"} = 00000000 00000003 00000041
-//    00000042 00000043) and on the wire: a stock virsh 9.0 talking DIGEST-MD5 to vsecretd sends
-//    AUTH_SASL_START with its mechanism name followed by count and one int per token byte
-//    (tests/unit/rpc/sasl_messages_test.cc keeps the hand-made bytes; the end-to-end test
-//    tests/integration/remote_sasl_test.py proves the stock client agrees).
+//    00000042 00000043) and on the wire: strace of a stock virsh 9.0 (DIGEST-MD5) against
+//    vsecretd shows its first AUTH_SASL_STEP as a 1064-byte frame: header, nil = 0, count
+//    0x101 = 257, then 257 four-byte ints ("00000075 00000073 00000065 00000072..." =
+//    'u' 's' 'e' 'r' of DIGEST-MD5's response): 4 + 24 + 8 + 4 * 257 = 1064. vsecret's client
+//    with this codec also authenticates against a stock libvirtd 9.0
+//    (tests/integration/remote_sasl_test.py).
 // Consequence for limits: a full 65 536-byte token costs 4 + 262 144 payload bytes.
 //
 // `nil` = 1 means "no data" (NULL), which SASL distinguishes from an empty token; the data is

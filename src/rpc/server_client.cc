@@ -70,8 +70,9 @@ void ServerClient::Detach() {
 void ServerClient::SendFrame(WireBuffer frame) {
   MutexLock lock(mutex_);
   if (dead_) return;
-  unsolicited_ += frame.size();
-  QueueLocked(Outgoing{std::move(frame), false});
+  // Counted as queued (SASL-encoded, it is larger than the frame); the flush inside may already
+  // have subtracted part of it, which the modular sum puts right.
+  unsolicited_ += QueueLocked(Outgoing{std::move(frame), false});
   if (unsolicited_ > options_.max_output) {
     Log(LogLevel::kWarning, kWhere,
         "disconnecting client fd " + std::to_string(fd_.get()) + ": " + std::to_string(unsolicited_) +
@@ -104,20 +105,22 @@ std::size_t ServerClient::QueuedBytes() const {
   return queued_;
 }
 
-void ServerClient::QueueLocked(Outgoing item) {
+std::size_t ServerClient::QueueLocked(Outgoing item) {
   if (sasl_) {
     WireBuffer wire;
     if (auto ok = sasl_->Encode(item.frame, &wire); !ok) {
       Log(LogLevel::kWarning, kWhere, "client fd " + std::to_string(fd_.get()) + ": " + ok.error().message());
       KillLocked();
-      return;
+      return 0;
     }
     item.frame = std::move(wire);
   }
-  queued_ += item.frame.size();
-  options_.total_queued->fetch_add(item.frame.size(), std::memory_order_relaxed);
+  const std::size_t size = item.frame.size();
+  queued_ += size;
+  options_.total_queued->fetch_add(size, std::memory_order_relaxed);
   out_.push_back(std::move(item));
   FlushLocked();
+  return size;
 }
 
 bool ServerClient::AcceptsCallsLocked() const {

@@ -139,7 +139,8 @@ class ServerClient final : public FrameSink {
   // After frames were taken: whether OpenSSL holds more that epoll cannot report.
   Next AfterReading();
 
-  void QueueLocked(Outgoing item) REQUIRES(mutex_);
+  // Queues (SASL-encoding it when the layer is on) and flushes; returns the bytes queued.
+  std::size_t QueueLocked(Outgoing item) REQUIRES(mutex_);
   bool AcceptsCallsLocked() const REQUIRES(mutex_);
   void FlushLocked() REQUIRES(mutex_);  // writes queued frames until the socket would block
   void KillLocked() REQUIRES(mutex_);   // I/O failed or limit passed: shut the socket down, drop the output

@@ -38,6 +38,27 @@ print(s.UUIDString(), s.value().decode(), c.isEncrypted(), len(c.listAllSecrets(
 c.close()
 '''
 
+# Events travel as unsolicited frames through the SASL layer: a value change made by another
+# connection reaches this one.
+PY_EVENTS = r'''
+import sys, threading, time, libvirt, subprocess
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+libvirt.virEventRegisterDefaultImpl()
+auth = [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], lambda creds, opaque: -1, None]
+c = libvirt.openAuth(sys.argv[1], auth, 0)
+seen = []
+c.secretEventRegisterAny(None, libvirt.VIR_SECRET_EVENT_ID_VALUE_CHANGED, lambda conn, sec, opaque: seen.append(sec.UUIDString()), None)
+threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl() for _ in iter(int, 1)], daemon=True).start()
+s = libvirt.openAuth(sys.argv[1], auth, 0).secretLookupByUUIDString(sys.argv[2])
+# Several events: the daemon's accounting of queued event bytes must follow their encoded size.
+for i in range(3):
+    s.setValue(b"sasl-canary-value")
+    deadline = time.time() + 10
+    while len(seen) <= i and time.time() < deadline:
+        time.sleep(0.05)
+print(" ".join(seen), c.isAlive())
+'''
+
 
 def add_user(db, user, password):
     subprocess.run(["saslpasswd2", "-f", db, "-p", "-a", "libvirt", "-c", user], input=password.encode(),
@@ -105,6 +126,11 @@ class SaslTcpTest(unittest.TestCase):
         r = cli.run(["/usr/bin/python3", "-c", PY_CLIENT, self.uri(), UUID], env={"LIBVIRT_AUTH_FILE": self.good})
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.out.split(), [UUID, "sasl-canary-value", "1", "1"])
+
+    def test_2_python_events_over_sasl(self):
+        r = cli.run(["/usr/bin/python3", "-c", PY_EVENTS, self.uri(), UUID], env={"LIBVIRT_AUTH_FILE": self.good})
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.out.split(), [UUID] * 3 + ["1"])
 
     def test_3_vsecret_cli_over_sasl(self):
         env = {"LIBVIRT_AUTH_FILE": self.good}
