@@ -18,7 +18,7 @@ import unittest
 
 from vstest import cli, paths, process, rpc
 from vstest import daemons
-from vstest.remote import ListeningVsecretd, wait_port
+from vstest.remote import ListeningVsecretd, make_pki, tls_config, wait_port
 from vstest.sockets import free_port
 
 UUID = "5b1d0c2e-7a64-4c3e-9f21-0a1b2c3d4e5f"
@@ -201,6 +201,47 @@ class SaslTcpTest(unittest.TestCase):
         # Others are unaffected.
         r = self.virsh(self.good, "secret-list")
         self.assertEqual(r.rc, 0, r)
+
+
+class SaslTlsAndUnixTest(unittest.TestCase):
+    """auth_tls = "sasl" (certificate and SASL) and auth_unix_rw = "sasl" with SCRAM-SHA-256: both
+    transports are secure, so a mechanism without a security layer is offered and accepted
+    there, and nothing is wrapped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="vsecret-sasl-tls-")
+        db = os.path.join(cls.dir, "passwd.db")
+        with open(os.path.join(cls.dir, "libvirt.conf"), "w") as f:
+            f.write("mech_list: scram-sha-256\nsasldb_path: %s\n" % db)
+        add_user(db, USER, PASSWORD)
+        cls.good = os.path.join(cls.dir, "auth-good.conf")
+        cls.bad = os.path.join(cls.dir, "auth-bad.conf")
+        write_auth_conf(cls.good, USER, PASSWORD)
+        write_auth_conf(cls.bad, USER, "not-the-password")
+        cls.pki = os.path.join(cls.dir, "pki")
+        make_pki(cls.pki)
+        cls.port = free_port()
+        config = tls_config(cls.pki, cls.port, 'listen_tcp = 0\nauth_tls = "sasl"\nauth_unix_rw = "sasl"\n')
+        cls.d = ListeningVsecretd(config, port=cls.port, env={"SASL_CONF_PATH": cls.dir})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def uris(self):
+        return ("secret+tls://127.0.0.1:%d/system?pkipath=%s" % (self.port, os.path.join(self.pki, "client")),
+                "secret:///system?socket=%s" % self.d.rw)
+
+    def test_scram_on_tls_and_unix(self):
+        for uri in self.uris():
+            for tool in (cli.VIRSH, paths.VSECRET):
+                r = cli.run([tool, "-c", uri, "secret-list"], env={"LIBVIRT_AUTH_FILE": self.good})
+                self.assertEqual(r.rc, 0, (uri, tool, r))
+                r = cli.run([tool, "-c", uri, "secret-list"], env={"LIBVIRT_AUTH_FILE": self.bad})
+                self.assertNotEqual(r.rc, 0, (uri, tool, r))
+                self.assertIn("authentication failed: authentication failed", r.err, (uri, tool))
 
 
 class SaslStockLibvirtdTest(unittest.TestCase):
