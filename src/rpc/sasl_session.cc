@@ -16,8 +16,10 @@ constexpr unsigned kMaxSsf = 100000;      // "arbitrary big number", as libvirt
 // Decode input per sasl_decode call: Cyrus refuses inputs above maxbufsize.
 constexpr std::size_t kDecodeChunk = 8192;
 
-std::unexpected<Error> AuthError(std::string message) {
-  return Fail(ErrorCode::kAuthFailed, ErrorDomain::kRpc, std::move(message));
+// VIR_ERR_AUTH_FAILED's text, as libvirt's client reports SASL trouble ("authentication
+// failed: Failed to start SASL negotiation: -4 (SASL(-4): no mechanism available: ...)").
+std::unexpected<Error> AuthError(const std::string& message) {
+  return Fail(ErrorCode::kAuthFailed, ErrorDomain::kRpc, "authentication failed: " + message);
 }
 
 Result<void> InitServerOnce() {

@@ -177,6 +177,12 @@ TEST(SaslSessionTest, MechanismWithoutLayerIsRefusedOnTcp) {
   auto reply = (*server)->Start(start->mech, start->step.token);
   ASSERT_FALSE(reply);
   EXPECT_EQ(reply.error().code(), ErrorCode::kAuthFailed);
+  // libvirt's client text for the same refusal.
+  EXPECT_EQ(
+      reply.error().message().rfind(
+          "authentication failed: Failed to start SASL negotiation: -15 (SASL(-15): mechanism too weak", 0),
+      0u)
+      << reply.error().message();
 }
 
 TEST(SaslSessionTest, ExternalSsfFromTls) {
