@@ -81,12 +81,25 @@ class RemoteConnection final : public Connection {
   };
   using RegistrationKey = std::pair<int, std::optional<Uuid>>;
 
+  // What SASL needs to know about the transport: the server's name (Kerberos' service
+  // principal libvirt/HOST, auth.conf's [auth-libvirt-HOST]), whether the stream is already
+  // secure (TLS, UNIX: no layer wanted) and the TCP addresses as "ip;port".
+  struct SaslTarget {
+    std::string host = "localhost";
+    bool secure = true;
+    std::optional<std::string> local_addr, remote_addr;
+  };
+
   RemoteConnection(std::string uri, bool read_only);
-  Result<void> Handshake(const std::string& open_name);
+  Result<void> Handshake(const std::string& open_name, const SaslTarget& target);
+  // AUTH_SASL_INIT/START/STEP as libvirt's client; installs the security layer when one was
+  // negotiated on a transport that is not secure.
+  Result<void> AuthenticateSasl(const SaslTarget& target);
   static Result<std::unique_ptr<RemoteConnection>> OpenOn(rpc::UniqueFd fd,
                                                           std::unique_ptr<rpc::TransportHolder> transport,
                                                           const std::string& uri_text,
-                                                          const std::string& open_name, bool read_only);
+                                                          const std::string& open_name, bool read_only,
+                                                          const SaslTarget& target);
   // The handle a secret call sends: the server looks the secret up by UUID only.
   static SecretRef HandleFor(const Uuid& uuid) { return SecretRef{uuid, UsageType::kNone, ""}; }
   void OnMessage(const rpc::Header& header, std::span<const std::uint8_t> payload) EXCLUDES(events_mutex_);

@@ -59,20 +59,32 @@ Result<void> StorePort(const VirConf& conf, const char* key, int& field) {
   return {};
 }
 
-// libvirtd's auth_* keys also take "sasl" and "polkit"; vsecretd offers neither.
-Result<void> CheckAuthNone(const VirConf& conf, const char* key, const char* why) {
+// libvirtd's auth_* keys also take "polkit", which vsecretd does not offer.
+Result<void> StoreAuth(const VirConf& conf, const char* key, std::string& field) {
   auto v = conf.GetString(key);
   if (!v) return std::unexpected(v.error());
-  if (*v && **v != "none") {
+  if (!*v) return {};
+  if (**v != "none" && **v != "sasl") {
     return Fail(ErrorCode::kConfigUnsupported, ErrorDomain::kConf,
                 std::string("unsupported configuration: ") + key + " = \"" + **v +
-                    "\": vsecretd supports only \"none\" (" + why + ")");
+                    "\": vsecretd supports only \"none\" and \"sasl\"");
   }
+  field = **v;
   return {};
 }
 
-constexpr char kUnixAuthWhy[] = "access is decided by socket permissions and the peer's uid";
-constexpr char kNetworkAuthWhy[] = "TLS access is decided by client certificates";
+// libvirtd refuses a floor below what Kerberos' weakest cipher gives.
+Result<void> StoreMinSsf(const VirConf& conf, int& field) {
+  auto v = conf.GetUInt("tcp_min_ssf", 0, 1u << 30);
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return {};
+  if (**v < 56) {
+    return Fail(ErrorCode::kConfigUnsupported, ErrorDomain::kConf,
+                "unsupported configuration: minimum SSF levels lower than 56 are not supported");
+  }
+  field = static_cast<int>(**v);
+  return {};
+}
 
 }  // namespace
 
@@ -87,10 +99,10 @@ Result<DaemonConfig> ReadDaemonConfig(const VirConf& conf) {
       [&] { return StorePort(conf, "tls_port", c.tls_port); },
       [&] { return StorePort(conf, "tcp_port", c.tcp_port); },
       [&] { return Store(conf.GetString("listen_addr"), c.listen_addr); },
-      [&] { return CheckAuthNone(conf, "auth_unix_rw", kUnixAuthWhy); },
-      [&] { return CheckAuthNone(conf, "auth_unix_ro", kUnixAuthWhy); },
-      [&] { return CheckAuthNone(conf, "auth_tcp", kNetworkAuthWhy); },
-      [&] { return CheckAuthNone(conf, "auth_tls", kNetworkAuthWhy); },
+      [&] { return StoreAuth(conf, "auth_unix_rw", c.auth_unix_rw); },
+      [&] { return StoreAuth(conf, "auth_unix_ro", c.auth_unix_ro); },
+      [&] { return StoreAuth(conf, "auth_tcp", c.auth_tcp); },
+      [&] { return StoreAuth(conf, "auth_tls", c.auth_tls); },
       [&] { return Store(conf.GetString("unix_sock_group"), c.unix_sock_group); },
       [&] { return StorePerms(conf, "unix_sock_ro_perms", c.unix_sock_ro_perms); },
       [&] { return StorePerms(conf, "unix_sock_rw_perms", c.unix_sock_rw_perms); },
@@ -101,6 +113,11 @@ Result<DaemonConfig> ReadDaemonConfig(const VirConf& conf) {
       [&] { return Store(conf.GetString("crl_file"), c.crl_file); },
       [&] {
         return Store(conf.GetStringList("tls_allowed_dn_list", List::kListOnly), c.tls_allowed_dn_list);
+      },
+      [&] { return StoreMinSsf(conf, c.tcp_min_ssf); },
+      [&] {
+        return Store(conf.GetStringList("sasl_allowed_username_list", List::kListOnly),
+                     c.sasl_allowed_username_list);
       },
       [&] { return Store(conf.GetUInt("max_clients", 1, 1000000), c.max_clients); },
       [&] { return Store(conf.GetUInt("max_client_requests", 1, 1000), c.max_client_requests); },
@@ -127,6 +144,7 @@ Result<DaemonConfig> ReadDaemonConfig(const VirConf& conf) {
       [&] { return Store(conf.GetBool("tls_read_only"), c.tls_read_only); },
       [&] { return Store(conf.GetBool("tcp_read_only"), c.tcp_read_only); },
       [&] { return Store(conf.GetUInt("tls_handshake_timeout", 1, 3600), c.tls_handshake_timeout); },
+      [&] { return Store(conf.GetUInt("sasl_auth_timeout", 1, 3600), c.sasl_auth_timeout); },
   };
   for (const auto& step : steps) {
     if (auto ok = step(); !ok) return std::unexpected(ok.error());

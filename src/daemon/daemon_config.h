@@ -36,8 +36,8 @@ struct DaemonConfig {
   std::string log_filters;
   std::string log_outputs;
 
-  // Network listeners, opened only with --listen (as libvirtd). TCP has no authentication, so
-  // it is off by default and refuses non-loopback addresses unless tcp_allow_non_loopback.
+  // Network listeners, opened only with --listen (as libvirtd). Plain TCP is off by default and
+  // refuses non-loopback addresses unless tcp_allow_non_loopback.
   bool listen_tls = true;
   bool listen_tcp = false;
   int tls_port = 16514;
@@ -54,6 +54,17 @@ struct DaemonConfig {
   std::string crl_file;
   std::vector<std::string> tls_allowed_dn_list;  // fnmatch patterns; empty admits any CA-signed cert
   int tls_handshake_timeout = 10;                // seconds
+
+  // Authentication per listener: "none" or "sasl" (libvirtd's keys and defaults; polkit is not
+  // offered). "sasl" on TLS means certificate and SASL.
+  std::string auth_unix_rw = "none";
+  std::string auth_unix_ro = "none";
+  std::string auth_tcp = "sasl";
+  std::string auth_tls = "none";
+  // fnmatch patterns for SASL user names: absent = everyone, [] = nobody (libvirtd's rule).
+  std::optional<std::vector<std::string>> sasl_allowed_username_list;
+  int tcp_min_ssf = 56;        // SASL security strength plain TCP must reach
+  int sasl_auth_timeout = 60;  // seconds a client may take to authenticate (vsecretd's own)
 };
 
 // Parses config text with conf/virconf.h; `origin` names the file in errors. Syntax errors and

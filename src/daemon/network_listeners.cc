@@ -14,16 +14,16 @@ std::string Or(const std::string& value, const std::string& fallback) {
 }
 
 Result<void> Bind(rpc::RpcServer& server, const rpc::TcpListenOptions& options, bool read_only,
-                  const std::shared_ptr<rpc::TlsContext>& tls) {
+                  const std::shared_ptr<rpc::TlsContext>& tls, bool sasl) {
   auto fds = rpc::ListenTcp(options);
   if (!fds) return std::unexpected(fds.error());
   for (rpc::UniqueFd& fd : *fds) {
     int port = rpc::BoundPort(fd.get());
-    if (auto added = server.AddListener(std::move(fd), read_only, tls); !added) return added;
+    if (auto added = server.AddListener(std::move(fd), read_only, tls, sasl); !added) return added;
     Log(LogLevel::kInfo, kWhere,
         std::string("listening for ") + (tls ? "TLS" : "plain TCP") + " on " +
             (options.address.empty() ? "*" : options.address) + ":" + std::to_string(port) +
-            (read_only ? " (read-only)" : ""));
+            (sasl ? ", SASL authentication" : "") + (read_only ? " (read-only)" : ""));
   }
   return {};
 }
@@ -42,7 +42,8 @@ Result<void> AddNetworkListeners(rpc::RpcServer& server, const DaemonConfig& con
     rpc::TcpListenOptions options;
     options.address = config.listen_addr;
     options.port = config.tls_port;
-    if (auto ok = Bind(server, options, config.tls_read_only, *ctx); !ok) return ok;
+    if (auto ok = Bind(server, options, config.tls_read_only, *ctx, config.auth_tls == "sasl"); !ok)
+      return ok;
   }
   if (config.listen_tcp) {
     rpc::TcpListenOptions options;
@@ -51,9 +52,13 @@ Result<void> AddNetworkListeners(rpc::RpcServer& server, const DaemonConfig& con
         config.listen_addr.empty() && !config.tcp_allow_non_loopback ? "127.0.0.1" : config.listen_addr;
     options.port = config.tcp_port;
     options.allow_non_loopback = config.tcp_allow_non_loopback;
-    Log(LogLevel::kWarning, kWhere,
-        "plain TCP listener enabled: connections are neither encrypted nor authenticated");
-    if (auto ok = Bind(server, options, config.tcp_read_only, nullptr); !ok) return ok;
+    const bool sasl = config.auth_tcp == "sasl";
+    if (!sasl) {
+      Log(LogLevel::kWarning, kWhere,
+          "plain TCP listener enabled with auth_tcp = \"none\": connections are neither encrypted nor "
+          "authenticated");
+    }
+    if (auto ok = Bind(server, options, config.tcp_read_only, nullptr, sasl); !ok) return ok;
   }
   return {};
 }

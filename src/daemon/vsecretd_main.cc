@@ -178,6 +178,9 @@ int Main(int argc, char** argv) {
   server_options.uri_path = layout.uri_path;
   server_options.rw_peer_check = [p = *policy](const rpc::PeerCredentials& peer) { return p.Check(peer); };
   server_options.tls_handshake_timeout = config.tls_handshake_timeout;
+  server_options.sasl_allowed_usernames = config.sasl_allowed_username_list;
+  server_options.tcp_min_ssf = static_cast<unsigned>(config.tcp_min_ssf);
+  server_options.sasl_auth_timeout = config.sasl_auth_timeout;
   server_options.system_token = std::make_shared<const SecretBytes>(std::move(*token));
   auto server = rpc::RpcServer::Create(**driver, std::move(server_options));
   if (!server) return Die(server.error());
@@ -189,7 +192,10 @@ int Main(int argc, char** argv) {
     for (ActivatedSocket& s : activated) {
       std::string bound = rpc::BoundPath(s.fd);
       bool ro = s.name.find("-ro") != std::string::npos || bound.ends_with("-ro");
-      if (auto added = (*server)->AddListener(rpc::UniqueFd(s.fd), ro); !added) return Die(added.error());
+      if (auto added = (*server)->AddListener(rpc::UniqueFd(s.fd), ro, nullptr,
+                                              (ro ? config.auth_unix_ro : config.auth_unix_rw) == "sasl");
+          !added)
+        return Die(added.error());
       Log(LogLevel::kInfo, kWhere,
           "listening on activated socket " + (bound.empty() ? s.name : bound) + (ro ? " (read-only)" : ""));
     }
@@ -214,7 +220,10 @@ int Main(int argc, char** argv) {
       auto fd = rpc::ListenUnix(w.path, rpc::ListenOptions{w.mode, group, 128});
       if (!fd) return Die(fd.error());
       created.push_back(w.path);
-      if (auto added = (*server)->AddListener(std::move(*fd), w.ro); !added) return Die(added.error());
+      if (auto added = (*server)->AddListener(std::move(*fd), w.ro, nullptr,
+                                              (w.ro ? config.auth_unix_ro : config.auth_unix_rw) == "sasl");
+          !added)
+        return Die(added.error());
       Log(LogLevel::kInfo, kWhere, "listening on " + w.path + (w.ro ? " (read-only)" : ""));
     }
   }

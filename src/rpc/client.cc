@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -60,8 +61,27 @@ void RpcClient::Fail(Error reason) {
   cv_.NotifyAll();
 }
 
-bool RpcClient::WriteFrame(const WireBuffer& frame) {
+void RpcClient::InstallSaslLayer(std::unique_ptr<SaslSession> layer) {
+  MutexLock write_lock(write_mutex_);
+  MutexLock lock(sasl_mutex_);
+  sasl_ = std::move(layer);
+}
+
+bool RpcClient::WriteFrame(const WireBuffer& plain) {
   MutexLock lock(write_mutex_);
+  WireBuffer encoded;
+  const WireBuffer* out = &plain;
+  {
+    MutexLock sasl_lock(sasl_mutex_);
+    if (sasl_) {
+      if (!sasl_->Encode(plain, &encoded)) {
+        errno = EPROTO;
+        return false;
+      }
+      out = &encoded;
+    }
+  }
+  const WireBuffer& frame = *out;
   std::size_t off = 0;
   while (off < frame.size()) {
     ssize_t n = ::send(fd_.get(), frame.data() + off, frame.size() - off, MSG_NOSIGNAL);
@@ -138,8 +158,8 @@ void RpcClient::ReaderLoop() {
       }
       continue;
     }
-    std::span<std::uint8_t> space = reader.Space();
-    ssize_t n = ::recv(fd_.get(), space.data(), space.size(), 0);
+    std::uint8_t raw[16384];
+    ssize_t n = ::recv(fd_.get(), raw, sizeof raw, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       Fail(n == 0 ? Error(ErrorCode::kSystemError, ErrorDomain::kRpc,
@@ -148,14 +168,38 @@ void RpcClient::ReaderLoop() {
                           std::string("Cannot recv data: ") + std::strerror(errno)));
       return;
     }
-    reader.Commit(static_cast<std::size_t>(n));
     keepalive.OnTraffic(Clock::now());
-    std::span<const std::uint8_t> message;
-    FrameReader::Status st;
-    while ((st = reader.Next(&message)) == FrameReader::Status::kFrame) HandleFrame(message);
-    if (st == FrameReader::Status::kBad) {
-      Fail(Error(ErrorCode::kRpc, ErrorDomain::kRpc, "packet received from server too large or too small"));
-      return;
+    std::span<const std::uint8_t> input(raw, static_cast<std::size_t>(n));
+    WireBuffer decoded;
+    {
+      MutexLock lock(sasl_mutex_);
+      if (sasl_) {
+        if (auto ok = sasl_->Decode(input, &decoded); !ok) {
+          Fail(ok.error());
+          return;
+        }
+        input = decoded;
+      }
+    }
+    // Feed the plaintext to the frame reader as far as its buffer takes it, taking frames out
+    // in between (a large frame grows the buffer, up to the frame limit).
+    while (!input.empty()) {
+      std::span<std::uint8_t> space = reader.Space();
+      if (space.empty()) {
+        Fail(Error(ErrorCode::kRpc, ErrorDomain::kRpc, "packet received from server too large or too small"));
+        return;
+      }
+      std::size_t take = std::min(space.size(), input.size());
+      std::copy_n(input.begin(), take, space.begin());
+      reader.Commit(take);
+      input = input.subspan(take);
+      std::span<const std::uint8_t> message;
+      FrameReader::Status st;
+      while ((st = reader.Next(&message)) == FrameReader::Status::kFrame) HandleFrame(message);
+      if (st == FrameReader::Status::kBad) {
+        Fail(Error(ErrorCode::kRpc, ErrorDomain::kRpc, "packet received from server too large or too small"));
+        return;
+      }
     }
   }
 }

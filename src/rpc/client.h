@@ -24,6 +24,7 @@
 #include "base/thread_annotations.h"
 #include "rpc/frame.h"
 #include "rpc/remote_messages.h"
+#include "rpc/sasl_session.h"
 #include "rpc/unix_socket.h"
 #include "vsecret/error.h"
 
@@ -62,6 +63,11 @@ class RpcClient {
     return decoded;
   }
 
+  // From now on every byte written is SASL-encoded and every byte read decoded (a completed
+  // SASL handshake with a security layer). Call between calls, after the reply that completed
+  // the handshake, before anything else is sent.
+  void InstallSaslLayer(std::unique_ptr<SaslSession> layer) EXCLUDES(write_mutex_, sasl_mutex_);
+
   // Turns on client keepalive (interval seconds, count unanswered PINGs).
   void StartKeepAlive(int interval, int count);
   // Shuts the socket down; waiting and later calls fail. Idempotent.
@@ -86,6 +92,10 @@ class RpcClient {
   std::thread reader_;
 
   Mutex write_mutex_;  // serialises whole frames on the socket
+  // Cyrus sessions are not thread-safe: encode (writers) and decode (the reader) take this,
+  // after write_mutex_ when both are held.
+  Mutex sasl_mutex_ ACQUIRED_AFTER(write_mutex_);
+  std::unique_ptr<SaslSession> sasl_ PT_GUARDED_BY(sasl_mutex_);
 
   mutable Mutex mutex_;
   CondVar cv_;

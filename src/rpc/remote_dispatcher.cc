@@ -56,6 +56,7 @@ RemoteSession::RemoteSession(SecretDriver& driver, SessionPolicy policy, std::we
   // Remote callers see private values only once they delegate an identity carrying the host's
   // system token (SetIdentity below).
   caller_.trusted = false;
+  if (policy_.sasl) sasl_ = std::make_unique<SaslAuthenticator>(*policy_.sasl);
 }
 
 RemoteSession::~RemoteSession() {
@@ -77,10 +78,20 @@ Result<WireBuffer> RemoteSession::Dispatch(const Header& call, std::span<const s
     return Fail(ErrorCode::kAuthFailed, ErrorDomain::kRpc,
                 "authentication failed: " + *policy_.denied_reason);
   }
-  if (info->answer == ProcAnswer::kLiteral && info->code == static_cast<int>(ErrorCode::kAuthFailed)) {
-    return std::unexpected(TableAnswer(*info, payload));  // SASL and polkit are never offered
-  }
   auto proc = static_cast<Proc>(call.proc);
+  const bool auth_proc = proc == Proc::kAuthList || proc == Proc::kAuthSaslInit ||
+                         proc == Proc::kAuthSaslStart || proc == Proc::kAuthSaslStep ||
+                         proc == Proc::kAuthPolkit;
+  if (sasl_ && !sasl_->authenticated() && !auth_proc) {
+    // Deliberately not AUTH_FAILED, as libvirtd: older clients did not know that code.
+    return RpcError("authentication required");
+  }
+  if (sasl_ && (proc == Proc::kAuthSaslInit || proc == Proc::kAuthSaslStart || proc == Proc::kAuthSaslStep)) {
+    return SaslCall(call, payload);
+  }
+  if (info->answer == ProcAnswer::kLiteral && info->code == static_cast<int>(ErrorCode::kAuthFailed)) {
+    return std::unexpected(TableAnswer(*info, payload));  // not offered on this listener (or polkit)
+  }
   auto not_open = [&]() -> std::unexpected<Error> {
     return InternalError(ErrorDomain::kRpc,
                          info->hypervisor ? "hypervisor connection not open" : "connection not open");
@@ -102,7 +113,7 @@ Result<WireBuffer> RemoteSession::Dispatch(const Header& call, std::span<const s
   // Implemented procedures: decode, then the open check, then the call (libvirtd's order).
   switch (proc) {
     case Proc::kAuthList:
-      return Reply(call, AuthListRet{{kAuthTypeNone}});
+      return Reply(call, AuthListRet{{sasl_ ? kAuthTypeSasl : kAuthTypeNone}});
     case Proc::kConnectSupportsFeature: {
       auto args = DecodePayload<IntValue>(payload);
       if (!args) return std::unexpected(args.error());
@@ -225,6 +236,28 @@ Result<WireBuffer> RemoteSession::Dispatch(const Header& call, std::span<const s
     }
     default:
       return RpcError("unknown procedure: " + std::to_string(call.proc));
+  }
+}
+
+Result<WireBuffer> RemoteSession::SaslCall(const Header& call, std::span<const std::uint8_t> payload) {
+  auto after = [&](auto result) -> Result<WireBuffer> {
+    if (sasl_->exhausted()) close_requested_ = true;  // bounded retries: the reply, then EOF
+    if (!result) return std::unexpected(result.error());
+    return Reply(call, *result);
+  };
+  switch (static_cast<Proc>(call.proc)) {
+    case Proc::kAuthSaslInit:
+      return after(sasl_->Init());
+    case Proc::kAuthSaslStart: {
+      auto args = DecodePayload<SaslStartArgs>(payload);
+      if (!args) return std::unexpected(args.error());
+      return after(sasl_->Start(*args));
+    }
+    default: {
+      auto args = DecodePayload<SaslStepArgs>(payload);
+      if (!args) return std::unexpected(args.error());
+      return after(sasl_->Step(*args));
+    }
   }
 }
 

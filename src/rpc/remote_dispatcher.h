@@ -4,6 +4,10 @@
 //
 // Dispatch mirrors libvirtd 12.x (and 9.0): arguments are decoded before the open check; only
 // AUTH_LIST, CONNECT_SUPPORTS_FEATURE(10), CONNECT_OPEN and CONNECT_CLOSE work before open;
+// with SASL configured (SessionPolicy::sasl) every procedure other than AUTH_LIST and
+// AUTH_SASL_INIT/START/STEP/AUTH_POLKIT is refused with VIR_ERR_RPC "authentication required"
+// until the handshake completes (libvirt's virNetServerProgramDispatchCall, checked right
+// after the procedure lookup, before the arguments are decoded);
 // procedures vsecretd does not serve are answered from remote_proc_table.h. Read-only
 // sessions (the -ro socket, or CONNECT_OPEN flag 1) get the driver's "operation forbidden"
 // errors; remote callers are never trusted, so private values are never sent.
@@ -24,6 +28,7 @@
 
 #include "driver/secret_driver.h"
 #include "rpc/frame.h"
+#include "rpc/sasl_auth.h"
 
 namespace vsecret::rpc {
 
@@ -55,6 +60,8 @@ struct SessionPolicy {
   // (CONNECT_SET_IDENTITY) carries it may read private values; null means no token is known
   // and no connection is ever elevated.
   std::shared_ptr<const SecretBytes> system_token;
+  // The listener asks for SASL authentication (auth_* = "sasl"); null: none.
+  std::optional<SaslPolicy> sasl;
 };
 
 class RemoteSession {
@@ -76,6 +83,17 @@ class RemoteSession {
   bool close_requested() const { return close_requested_; }
   // The client asked about feature 10: the server may now ping it.
   bool keepalive_requested() const { return keepalive_requested_; }
+  // SASL is required and not completed yet (the server's handshake deadline applies).
+  bool auth_pending() const { return sasl_ && !sasl_->authenticated(); }
+  // The SASL user name once authenticated (the connection's identity, sasl-user-name).
+  std::optional<std::string> sasl_user_name() const { return sasl_ ? sasl_->user_name() : std::nullopt; }
+  // The TLS key size in bits, for SASL's external SSF; call when the TLS handshake is done.
+  void SetTlsKeyBits(unsigned bits) {
+    if (sasl_) sasl_->SetExternalSsf(bits);
+  }
+  // Right after the reply that completed SASL with a security layer: the session that must
+  // encode and decode every later byte. Null otherwise.
+  std::unique_ptr<SaslSession> TakeSecurityLayer() { return sasl_ ? sasl_->TakeLayer() : nullptr; }
 
  private:
   struct Registration {
@@ -91,6 +109,7 @@ class RemoteSession {
   Result<WireBuffer> DeregisterEvent(const Header& call, std::span<const std::uint8_t> payload);
   Result<WireBuffer> ListAll(const Header& call, std::span<const std::uint8_t> payload);
   Result<WireBuffer> ListUuids(const Header& call, std::span<const std::uint8_t> payload);
+  Result<WireBuffer> SaslCall(const Header& call, std::span<const std::uint8_t> payload);
 
   SecretDriver& driver_;
   SessionPolicy policy_;
@@ -100,6 +119,7 @@ class RemoteSession {
   bool close_requested_ = false;
   bool keepalive_requested_ = false;
   std::vector<Registration> registrations_;  // touched only by HandleCall's thread
+  std::unique_ptr<SaslAuthenticator> sasl_;  // null unless the listener asks for SASL
 };
 
 }  // namespace vsecret::rpc

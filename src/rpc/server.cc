@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "rpc/tcp_socket.h"
 
 namespace vsecret::rpc {
 namespace {
@@ -52,7 +53,7 @@ RpcServer::RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll
 
 RpcServer::~RpcServer() { clients_.clear(); }
 
-Result<void> RpcServer::AddListener(UniqueFd fd, bool read_only, std::shared_ptr<TlsContext> tls) {
+Result<void> RpcServer::AddListener(UniqueFd fd, bool read_only, std::shared_ptr<TlsContext> tls, bool sasl) {
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
     return SystemError(ErrorDomain::kRpc, errno, "Unable to make listening socket non-blocking");
@@ -61,7 +62,8 @@ Result<void> RpcServer::AddListener(UniqueFd fd, bool read_only, std::shared_ptr
   socklen_t len = sizeof addr;
   bool network = ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
                  (addr.ss_family == AF_INET || addr.ss_family == AF_INET6);
-  auto listener = std::make_unique<Listener>(Listener{std::move(fd), read_only, std::move(tls), network});
+  auto listener =
+      std::make_unique<Listener>(Listener{std::move(fd), read_only, std::move(tls), network, sasl});
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = Tag(kTagListener, static_cast<std::uint32_t>(listeners_.size()));
@@ -141,6 +143,20 @@ RpcServer::StopReason RpcServer::Run() {
   return reason;
 }
 
+SaslPolicy RpcServer::MakeSaslPolicy(const Listener& listener, int fd) const {
+  SaslPolicy p;
+  if (listener.network) {
+    p.endpoint.local_addr = SaslAddress(fd, false);
+    p.endpoint.remote_addr = SaslAddress(fd, true);
+  }
+  // libvirt treats TLS and UNIX sockets as secure: no SASL layer is negotiated there.
+  p.security.secure_transport = listener.tls != nullptr || !listener.network;
+  p.security.tcp_min_ssf = options_.tcp_min_ssf;
+  p.allowed_usernames = options_.sasl_allowed_usernames;
+  p.max_failures = options_.sasl_max_failures;
+  return p;
+}
+
 void RpcServer::Accept(Listener& listener) {
   // Accept what is pending now, bounded so one busy listener cannot monopolise a wakeup.
   for (int i = 0; i < 64; ++i) {
@@ -171,6 +187,7 @@ void RpcServer::Accept(Listener& listener) {
     if (!listener.read_only && !listener.network && options_.rw_peer_check) {
       policy.denied_reason = options_.rw_peer_check(peer);
     }
+    if (listener.sasl) policy.sasl = MakeSaslPolicy(listener, fd.get());
     std::unique_ptr<TlsSession> tls;
     if (listener.tls) {
       auto created = TlsSession::Create(listener.tls, fd.get());
@@ -249,6 +266,17 @@ void RpcServer::Tick(Clock::time_point now) {
   }
   for (int fd : stalled) {
     Log(LogLevel::kWarning, kWhere, "TLS handshake with client fd " + std::to_string(fd) + " timed out");
+    CloseClient(fd);
+  }
+  std::vector<int> unauthenticated;
+  for (auto& [fd, client] : clients_) {
+    if (client->AuthExpired(now, std::chrono::seconds(options_.sasl_auth_timeout)))
+      unauthenticated.push_back(fd);
+  }
+  for (int fd : unauthenticated) {
+    Log(LogLevel::kWarning, kWhere,
+        "client fd " + std::to_string(fd) + " did not authenticate within " +
+            std::to_string(options_.sasl_auth_timeout) + " s (sasl_auth_timeout), closing");
     CloseClient(fd);
   }
   if (options_.keepalive_interval <= 0) return;

@@ -75,6 +75,13 @@ struct ServerOptions {
   std::string uri_path = "/system";
   // Seconds a TLS client may take to finish its handshake.
   int tls_handshake_timeout = 10;
+  // SASL on listeners added with sasl = true: sasl_allowed_username_list (null: everyone,
+  // empty: nobody), libvirtd's tcp_min_ssf, the seconds a client may take to authenticate
+  // before it is disconnected, and the failed attempts one connection may make.
+  std::optional<std::vector<std::string>> sasl_allowed_usernames;
+  unsigned tcp_min_ssf = 56;
+  int sasl_auth_timeout = 60;
+  int sasl_max_failures = 5;
   // Decides whether a peer may use a read-write socket; null admits everyone. Returns an
   // explanation when the peer is refused.
   std::function<std::optional<std::string>(const PeerCredentials&)> rw_peer_check;
@@ -95,7 +102,9 @@ class RpcServer {
 
   // Adopts a bound, listening socket (made non-blocking here). With tls, every connection
   // accepted on it speaks TLS with that (shared) context.
-  Result<void> AddListener(UniqueFd fd, bool read_only, std::shared_ptr<TlsContext> tls = nullptr);
+  // With sasl, its clients must authenticate with SASL (auth_* = "sasl") before anything else.
+  Result<void> AddListener(UniqueFd fd, bool read_only, std::shared_ptr<TlsContext> tls = nullptr,
+                           bool sasl = false);
   // Serves until RequestStop() or the idle timeout. Closes every client before returning.
   StopReason Run();
 
@@ -115,12 +124,14 @@ class RpcServer {
     bool read_only;
     std::shared_ptr<TlsContext> tls;  // null: plain stream
     bool network;                     // TCP rather than UNIX: no peer credentials
+    bool sasl;                        // clients authenticate with SASL first
   };
   using Clock = ServerClient::Clock;
 
   RpcServer(SecretDriver& driver, ServerOptions options, UniqueFd epoll, UniqueFd wake);
 
   void Accept(Listener& listener);
+  SaslPolicy MakeSaslPolicy(const Listener& listener, int fd) const;
   // Acts on what a client handler asked for; false when the client was closed.
   bool Handle(ServerClient& client, ServerClient::Next next);
   void CloseClient(int fd);

@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -69,8 +70,9 @@ void ServerClient::Detach() {
 void ServerClient::SendFrame(WireBuffer frame) {
   MutexLock lock(mutex_);
   if (dead_) return;
-  unsolicited_ += frame.size();
-  QueueLocked(Outgoing{std::move(frame), false});
+  // Counted as queued (SASL-encoded, it is larger than the frame); the flush inside may already
+  // have subtracted part of it, which the modular sum puts right.
+  unsolicited_ += QueueLocked(Outgoing{std::move(frame), false});
   if (unsolicited_ > options_.max_output) {
     Log(LogLevel::kWarning, kWhere,
         "disconnecting client fd " + std::to_string(fd_.get()) + ": " + std::to_string(unsolicited_) +
@@ -103,11 +105,22 @@ std::size_t ServerClient::QueuedBytes() const {
   return queued_;
 }
 
-void ServerClient::QueueLocked(Outgoing item) {
-  queued_ += item.frame.size();
-  options_.total_queued->fetch_add(item.frame.size(), std::memory_order_relaxed);
+std::size_t ServerClient::QueueLocked(Outgoing item) {
+  if (sasl_) {
+    WireBuffer wire;
+    if (auto ok = sasl_->Encode(item.frame, &wire); !ok) {
+      Log(LogLevel::kWarning, kWhere, "client fd " + std::to_string(fd_.get()) + ": " + ok.error().message());
+      KillLocked();
+      return 0;
+    }
+    item.frame = std::move(wire);
+  }
+  const std::size_t size = item.frame.size();
+  queued_ += size;
+  options_.total_queued->fetch_add(size, std::memory_order_relaxed);
   out_.push_back(std::move(item));
   FlushLocked();
+  return size;
 }
 
 bool ServerClient::AcceptsCallsLocked() const {
@@ -162,7 +175,52 @@ void ServerClient::KillLocked() {
   ::shutdown(fd_.get(), SHUT_RDWR);
 }
 
+ssize_t ServerClient::ReadSasl(std::span<std::uint8_t> into) {
+  MutexLock lock(mutex_);
+  if (sasl_plain_off_ == sasl_plain_.size()) {
+    sasl_plain_.clear();
+    sasl_plain_off_ = 0;
+    std::uint8_t raw[16384];
+    ssize_t n = ::recv(fd_.get(), raw, sizeof raw, MSG_DONTWAIT);
+    if (n <= 0) return n;
+    if (auto ok =
+            sasl_->Decode(std::span<const std::uint8_t>(raw, static_cast<std::size_t>(n)), &sasl_plain_);
+        !ok) {
+      Log(LogLevel::kWarning, kWhere, "client fd " + std::to_string(fd_.get()) + ": " + ok.error().message());
+      return 0;
+    }
+    if (sasl_plain_.empty()) {  // a partial packet: Cyrus keeps it until the rest arrives
+      errno = EAGAIN;
+      return -1;
+    }
+  }
+  std::size_t n = std::min(into.size(), sasl_plain_.size() - sasl_plain_off_);
+  std::memcpy(into.data(), sasl_plain_.data() + sasl_plain_off_, n);
+  sasl_plain_off_ += n;
+  return static_cast<ssize_t>(n);
+}
+
+void ServerClient::InstallSaslLayer() {
+  std::unique_ptr<SaslSession> layer = session_->TakeSecurityLayer();
+  if (!layer) return;
+  MutexLock lock(mutex_);
+  sasl_ = std::move(layer);
+  wrapped_ = true;
+  if (reader_.HasFrame() || reader_.HasPartial()) {
+    // Bytes sent in the clear after the completing call cannot be the client's: a stock client
+    // waits for the reply before it sends anything wrapped.
+    Log(LogLevel::kWarning, kWhere,
+        "client fd " + std::to_string(fd_.get()) + " sent data in the clear after SASL completed, closing");
+    KillLocked();
+  }
+}
+
+bool ServerClient::AuthExpired(Clock::time_point now, std::chrono::seconds timeout) const {
+  return session_ && session_->auth_pending() && now - accepted_at_ >= timeout;
+}
+
 ssize_t ServerClient::ReadSome(std::span<std::uint8_t> into) {
+  if (wrapped_) return ReadSasl(into);
   if (!tls_) return ::recv(fd_.get(), into.data(), into.size(), MSG_DONTWAIT);
   MutexLock lock(mutex_);
   auto r = tls_->Read(into);
@@ -281,6 +339,8 @@ ServerClient::Next ServerClient::AfterReading() {
   MutexLock lock(mutex_);
   // Epoll cannot see records OpenSSL already pulled off the socket: come back without waiting.
   if (tls_ && AcceptsCallsLocked() && tls_->HasPending()) return Next::kServeAgain;
+  // Likewise for plaintext the SASL layer decoded beyond what the frame buffer took.
+  if (wrapped_ && AcceptsCallsLocked() && sasl_plain_off_ < sasl_plain_.size()) return Next::kServeAgain;
   return Next::kWait;
 }
 
@@ -378,7 +438,12 @@ void ServerClient::HandleMessage(std::span<const std::uint8_t> message) {
     h.type = MessageType::kCall;
   }
   if (!session_) return;  // detached: nothing more is served
+  if (tls_ && h.proc == static_cast<std::int32_t>(Proc::kAuthSaslInit)) {
+    MutexLock lock(mutex_);
+    session_->SetTlsKeyBits(tls_->CipherBits());
+  }
   Respond(session_->HandleCall(h, payload));
+  if (!wrapped_) InstallSaslLayer();
   if (session_->keepalive_requested()) keepalive_ = true;
   if (session_->close_requested()) {
     MutexLock lock(mutex_);

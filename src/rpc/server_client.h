@@ -13,7 +13,12 @@
 //  * dispatch of one frame: keepalive PINGs are answered with PONGs, REMOTE calls go to the
 //    connection's RemoteSession (which holds its identity and open/auth state), other
 //    programs, statuses and descriptor passing get libvirtd's errors;
-//  * the keepalive timer (rpc/keepalive.h) and the TLS handshake deadline.
+//  * the keepalive timer (rpc/keepalive.h) and the TLS handshake deadline;
+//  * the SASL security layer: once the reply completing a SASL handshake with SSF > 0 (plain
+//    TCP) is queued, every later frame is queued SASL-encoded and every byte read is decoded
+//    before framing, as libvirt's virNetSocket wraps the byte stream. Input that arrived in the
+//    clear after the completing call ends the connection. The SASL handshake deadline is here
+//    too.
 //
 // The client keeps its own epoll registration (the fd, with the tag the server gave it) in
 // step with what it can take: EPOLLIN while it accepts calls, EPOLLOUT while output waits.
@@ -36,6 +41,7 @@
 #include "rpc/frame.h"
 #include "rpc/keepalive.h"
 #include "rpc/remote_dispatcher.h"
+#include "rpc/sasl_session.h"
 #include "rpc/tls_stream.h"
 #include "rpc/unix_socket.h"
 
@@ -91,6 +97,10 @@ class ServerClient final : public FrameSink {
 
   // True when a TLS handshake started at accept time has not finished within timeout.
   bool HandshakeExpired(Clock::time_point now, std::chrono::seconds timeout);
+  // True when the listener asks for SASL and the client has not authenticated within timeout.
+  bool AuthExpired(Clock::time_point now, std::chrono::seconds timeout) const;
+  // The SASL security layer wraps the stream.
+  bool sasl_wrapped() const { return wrapped_; }
   // Server-side keepalive, only once the client asked about the keepalive feature: PINGs a
   // silent client. False when `count` PINGs went unanswered (the caller closes it).
   bool KeepAliveTick(Clock::time_point now, int interval, int count);
@@ -121,10 +131,16 @@ class ServerClient final : public FrameSink {
   // Reads what the transport has: >0 bytes, 0 at EOF or failure, -1 (errno EAGAIN) when
   // nothing is ready. TLS reads take the mutex (OpenSSL sessions are not thread-safe).
   ssize_t ReadSome(std::span<std::uint8_t> into);
+  // ReadSome through the SASL layer: decodes what the socket has, keeps the plaintext that
+  // did not fit (at most one decode's output).
+  ssize_t ReadSasl(std::span<std::uint8_t> into) EXCLUDES(mutex_);
+  // After a reply: installs the security layer the session negotiated, if any.
+  void InstallSaslLayer();
   // After frames were taken: whether OpenSSL holds more that epoll cannot report.
   Next AfterReading();
 
-  void QueueLocked(Outgoing item) REQUIRES(mutex_);
+  // Queues (SASL-encoding it when the layer is on) and flushes; returns the bytes queued.
+  std::size_t QueueLocked(Outgoing item) REQUIRES(mutex_);
   bool AcceptsCallsLocked() const REQUIRES(mutex_);
   void FlushLocked() REQUIRES(mutex_);  // writes queued frames until the socket would block
   void KillLocked() REQUIRES(mutex_);   // I/O failed or limit passed: shut the socket down, drop the output
@@ -144,9 +160,13 @@ class ServerClient final : public FrameSink {
   KeepAliveTimer keepalive_timer_;
   bool keepalive_ = false;  // the client asked about feature 10: it may be pinged
   bool watched_ = false;    // registered with epoll
+  bool wrapped_ = false;    // sasl_ is installed (set once, on this thread, before any use)
 
   mutable Mutex mutex_;
-  std::unique_ptr<TlsSession> tls_ PT_GUARDED_BY(mutex_);  // null for plain streams
+  std::unique_ptr<TlsSession> tls_ PT_GUARDED_BY(mutex_);    // null for plain streams
+  std::unique_ptr<SaslSession> sasl_ PT_GUARDED_BY(mutex_);  // the SASL layer; null when none
+  WireBuffer sasl_plain_ GUARDED_BY(mutex_);                 // decoded, not yet framed
+  std::size_t sasl_plain_off_ GUARDED_BY(mutex_) = 0;        // bytes of sasl_plain_ handed out
   std::deque<Outgoing> out_ GUARDED_BY(mutex_);
   std::size_t out_offset_ GUARDED_BY(mutex_) = 0;        // bytes of out_.front() already sent
   std::size_t queued_ GUARDED_BY(mutex_) = 0;            // bytes waiting in out_

@@ -138,4 +138,18 @@ int BoundPort(int fd) {
   return 0;
 }
 
+std::optional<std::string> SaslAddress(int fd, bool peer) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (rc != 0 || (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)) return std::nullopt;
+  char host[NI_MAXHOST];
+  char serv[NI_MAXSERV];
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    return std::nullopt;
+  return std::string(host) + ";" + serv;
+}
+
 }  // namespace vsecret::rpc

@@ -2,6 +2,7 @@
 // Every descriptor returned is close-on-exec and owned by the caller.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ Result<UniqueFd> ConnectTcp(const std::string& host, int port, int timeout_ms = 
 
 // The local port of a bound socket, or 0.
 int BoundPort(int fd);
+// A connected TCP socket's local (peer = false) or remote address as Cyrus SASL wants it,
+// "ip;port" with a numeric host; null when the socket has no such address.
+std::optional<std::string> SaslAddress(int fd, bool peer);
 
 // True for 127.0.0.0/8 and ::1 (and v4-mapped loopback).
 bool IsLoopbackAddress(const std::string& numeric_address);

@@ -283,6 +283,11 @@ void TlsSession::Shutdown() {
   ERR_clear_error();
 }
 
+unsigned TlsSession::CipherBits() const {
+  int bits = SSL_get_cipher_bits(ssl_, nullptr);
+  return bits > 0 ? static_cast<unsigned>(bits) : 0;
+}
+
 std::string TlsSession::PeerDn() const {
   X509* cert = SSL_get0_peer_certificate(ssl_);
   return cert != nullptr ? NameToString(X509_get_subject_name(cert), kX509OrderFlags) : "";

@@ -113,6 +113,8 @@ class TlsSession {
   void Shutdown();
   // The peer certificate's subject in X.509 order, or "" without one.
   std::string PeerDn() const;
+  // The negotiated cipher's secret bits (SASL's external SSF over TLS); 0 before the handshake.
+  unsigned CipherBits() const;
   // What went wrong in the last failed call: the verification result and OpenSSL's queue.
   const std::string& LastError() const { return last_error_; }
 

@@ -154,7 +154,7 @@ class ConfigTest(unittest.TestCase):
         for text, want in (('max_clients = "many"\n', b"internal error: %s: expected an unsigned integer for 'max_clients' parameter"),
                            ('unix_sock_dir = "unterminated\n', b"configuration file syntax error: %s:1: unterminated"),
                            ('= 3\n', b"expecting a name"),
-                           ('auth_unix_rw = "sasl"\n', b"vsecretd supports only \"none\""),
+                           ('auth_unix_rw = "polkit"\n', b"vsecretd supports only \"none\" and \"sasl\""),
                            ('unix_sock_rw_perms = "0999"\n', b"Failed to parse mode '0999'"),
                            ('unix_sock_rw_allowed_users = [ "no-such-user-x" ]\n', b"unknown user 'no-such-user-x'")):
             conf = self.write(text)

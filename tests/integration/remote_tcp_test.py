@@ -20,7 +20,8 @@ SECRET_XML = ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
 
 
 def tcp_config(port, extra=""):
-    return 'listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\ntcp_port = "%d"\n%s' % (port, extra)
+    # Unauthenticated TCP is what these tests exercise; SASL is tests/integration/remote_sasl_test.py.
+    return 'listen_tls = 0\nlisten_tcp = 1\nauth_tcp = "none"\nlisten_addr = "127.0.0.1"\ntcp_port = "%d"\n%s' % (port, extra)
 
 
 PY_CLIENT = r'''

@@ -90,9 +90,10 @@ def libvirtd_available():
 class StockLibvirtd(Daemon):
     """store_dir: a host directory bind-mounted over /etc/libvirt (so the store lives on a chosen
     filesystem, e.g. for benchmarks); by default /etc/libvirt is a private tmpfs. extra_config is
-    appended to libvirtd.conf and args to the command line (e.g. a TLS listener and --listen)."""
+    appended to libvirtd.conf and args to the command line (e.g. a TLS listener and --listen);
+    env is added to its environment (e.g. SASL_CONF_PATH)."""
 
-    def __init__(self, store_dir=None, extra_config="", args=()):
+    def __init__(self, store_dir=None, extra_config="", args=(), env=None):
         self.dir = tempfile.mkdtemp(prefix="libvirtd-it-")
         drv = os.path.join(self.dir, "drv")
         sock = os.path.join(self.dir, "sock")
@@ -110,7 +111,7 @@ class StockLibvirtd(Daemon):
             mounts += " mount --bind %s /etc/libvirt || exit 1;" % store_dir
         argv = [paths.LIBVIRTD] + list(args) + ["--config", conf, "--pid-file", os.path.join(self.dir, "libvirtd.pid")]
         script = '%s exec %s' % (mounts, " ".join(shlex.quote(a) for a in argv))
-        env = clean_env({"LIBVIRT_DRIVER_DIR": drv})
+        env = clean_env(dict(env or {}, LIBVIRT_DRIVER_DIR=drv))
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         self.rw = os.path.join(sock, "libvirt-sock")

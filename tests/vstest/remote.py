@@ -50,12 +50,12 @@ class ListeningVsecretd(Vsecretd):
     until the daemon accepts connections there (and stops it if it does not). cleanup() also
     removes FILE."""
 
-    def __init__(self, config_text, port=None, root=None):
+    def __init__(self, config_text, port=None, root=None, env=None):
         with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as conf:
             conf.write(config_text)
         self.conf_path = conf.name
         try:
-            super().__init__(root=root, args=["--listen", "--config", conf.name])
+            super().__init__(root=root, args=["--listen", "--config", conf.name], env=env)
         except Exception:
             os.unlink(conf.name)
             raise

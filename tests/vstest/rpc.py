@@ -26,6 +26,15 @@ class RawConn:
         self.sock.connect(path)
         self.serial = 0
 
+    @classmethod
+    def tcp(cls, host, port, timeout=5.0):
+        """The same over TCP (loopback only in the tests)."""
+        self = cls.__new__(cls)
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.serial = 0
+        return self
+
     def close(self):
         self.sock.close()
 

@@ -241,19 +241,36 @@ TEST(DaemonConfigTest, PortsAndModes) {
   }
 }
 
-TEST(DaemonConfigTest, OnlyAuthNone) {
-  EXPECT_EQ(Message("auth_unix_rw = \"sasl\"\n"),
-            "unsupported configuration: auth_unix_rw = \"sasl\": vsecretd supports only \"none\" (access is "
-            "decided "
-            "by socket permissions and the peer's uid)");
-  EXPECT_EQ(Message("auth_tls = \"sasl\"\n"),
-            "unsupported configuration: auth_tls = \"sasl\": vsecretd supports only \"none\" (TLS access is "
-            "decided "
-            "by client certificates)");
+TEST(DaemonConfigTest, AuthNoneOrSasl) {
+  auto d = ParseDaemonConfig("", kFile);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->auth_tcp, "sasl");  // libvirtd's defaults
+  EXPECT_EQ(d->auth_tls, "none");
+  EXPECT_EQ(d->auth_unix_rw, "none");
+  EXPECT_EQ(d->auth_unix_ro, "none");
+  EXPECT_FALSE(d->sasl_allowed_username_list.has_value());
+  EXPECT_EQ(d->tcp_min_ssf, 56);
+  EXPECT_EQ(d->sasl_auth_timeout, 60);
+  auto s = ParseDaemonConfig(
+      "auth_unix_rw = \"sasl\"\nauth_tls = \"sasl\"\nauth_tcp = \"none\"\nsasl_allowed_username_list = []\n"
+      "tcp_min_ssf = 112\nsasl_auth_timeout = 2\n",
+      kFile);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->auth_unix_rw, "sasl");
+  EXPECT_EQ(s->auth_tls, "sasl");
+  EXPECT_EQ(s->auth_tcp, "none");
+  ASSERT_TRUE(s->sasl_allowed_username_list.has_value());  // [] = nobody, unlike absent
+  EXPECT_TRUE(s->sasl_allowed_username_list->empty());
+  EXPECT_EQ(s->tcp_min_ssf, 112);
+  EXPECT_EQ(s->sasl_auth_timeout, 2);
+  EXPECT_EQ(Message("auth_tcp = \"polkit\"\n"),
+            "unsupported configuration: auth_tcp = \"polkit\": vsecretd supports only \"none\" and \"sasl\"");
   auto c = ParseDaemonConfig("auth_tcp = \"polkit\"\n", kFile);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), ErrorCode::kConfigUnsupported);
   EXPECT_EQ(Message("auth_unix_ro = 0\n"), Internal("expected a string for 'auth_unix_ro' parameter"));
+  EXPECT_EQ(Message("tcp_min_ssf = 40\n"),
+            "unsupported configuration: minimum SSF levels lower than 56 are not supported");
 }
 
 // For a file with several errors, the first reported is the one libvirtd's order reaches first.
