@@ -22,7 +22,8 @@ $SUDO apt-get install -y --no-install-recommends \
   debhelper dpkg-dev lintian \
   openssh-server openssh-client \
   python3-docutils man-db bash-completion \
-  libsasl2-dev libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
+  libsasl2-dev libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin \
+  krb5-kdc krb5-admin-server krb5-user strace
 
 # The second reference installation (libvirt 12.x in a Debian testing root), built once and cached.
 $SUDO bash "$(dirname "$0")/libvirt12-root.sh" >/dev/null
