@@ -17,6 +17,7 @@
 #include "volume/luks_keyslots.h"
 #include "volume/storage_driver.h"
 #include "volume/volume_rekey.h"
+#include "volume_test_support.h"
 
 namespace vsecret::volume {
 namespace {
@@ -24,6 +25,7 @@ namespace {
 using vsecret::test::FileExists;
 using vsecret::test::ReadFileOrEmpty;
 using vsecret::test::TempDir;
+using vsecret::test::VolumeDriverTest;
 using vsecret::test::WriteFileRaw;
 
 constexpr char kUuid[] = "0e0e0e0e-1111-2222-3333-444444444444";
@@ -35,33 +37,12 @@ std::string ErrorOf(const Result<T>& r) {
   return r ? std::string("(no error)") : r.error().message();
 }
 
-class VolumeConvertTest : public ::testing::Test {
+class VolumeConvertTest : public VolumeDriverTest<> {
  protected:
   void SetUp() override {
     ::setenv("VSECRET_LUKS2_ARGON2", "1,32768,1", 1);
-    auto secrets = SecretDriver::Open(StorePaths::ForRoot(dir_.path() + "/root"));
-    ASSERT_TRUE(secrets.has_value()) << secrets.error().message();
-    secrets_ = std::move(*secrets);
-    options_.kdf.slot_iterations = 1000;
-    options_.kdf.mk_iterations = 1000;
-    auto storage =
-        StorageDriver::Open(StoragePaths::ForSecretStore(secrets_->paths()), secrets_.get(), options_);
-    ASSERT_TRUE(storage.has_value()) << storage.error().message();
-    storage_ = std::move(*storage);
-    pool_dir_ = dir_.path() + "/pool";
-    ASSERT_EQ(::mkdir(pool_dir_.c_str(), 0755), 0);
-    ASSERT_TRUE(storage_
-                    ->DefinePool("<pool type='dir'><name>p1</name><target><path>" + pool_dir_ +
-                                 "</path></target></pool>")
-                    .has_value());
-    ASSERT_TRUE(storage_->StartPool("p1").has_value());
-    ASSERT_TRUE(secrets_
-                    ->DefineXml(Caller{},
-                                std::string("<secret ephemeral='no' private='yes'><uuid>") + kUuid +
-                                    "</uuid><usage type='volume'><volume>" + pool_dir_ +
-                                    "/v1</volume></usage></secret>",
-                                0)
-                    .has_value());
+    OpenDrivers();
+    DefineVolumeSecret(kUuid, pool_dir_ + "/v1");
     ASSERT_TRUE(secrets_->SetValue(Caller{}, *Uuid::Parse(kUuid), Bytes("the-pass"), 0).has_value());
   }
   void TearDown() override { ::unsetenv("VSECRET_LUKS2_ARGON2"); }
@@ -103,12 +84,6 @@ class VolumeConvertTest : public ::testing::Test {
   }
   // The bytes that lie before the payload of a 64 KiB volume, and its payload.
   std::string FileBytes(const VolumeRef& vol) { return ReadFileOrEmpty(vol.path); }
-
-  TempDir dir_;
-  StorageOptions options_;
-  std::unique_ptr<SecretDriver> secrets_;
-  std::unique_ptr<StorageDriver> storage_;
-  std::string pool_dir_;
 };
 
 TEST_F(VolumeConvertTest, Luks1ToLuks2AndBackKeepsPayloadAndPassphrase) {

@@ -14,12 +14,14 @@
 #include "test_util.h"
 #include "volume/luks_image.h"
 #include "volume/storage_driver.h"
+#include "volume_test_support.h"
 
 namespace vsecret::volume {
 namespace {
 
 using vsecret::test::ReadFileOrEmpty;
 using vsecret::test::TempDir;
+using vsecret::test::VolumeDriverTest;
 using vsecret::test::WriteFileRaw;
 
 constexpr char kUuid[] = "0c0c0c0c-1111-2222-3333-444444444444";
@@ -75,39 +77,17 @@ const Defect kDefects[] = {
      "LUKS volume is truncated: the file has 102400 bytes, its header and key slots need 2068480"},
 };
 
-class VolumeDamagedTest : public ::testing::TestWithParam<Defect> {
+class VolumeDamagedTest : public VolumeDriverTest<::testing::TestWithParam<Defect>> {
  protected:
   void SetUp() override {
-    auto secrets = SecretDriver::Open(StorePaths::ForRoot(dir_.path() + "/root"));
-    ASSERT_TRUE(secrets.has_value()) << secrets.error().message();
-    secrets_ = std::move(*secrets);
-    StorageOptions options;
-    options.kdf.slot_iterations = 1000;
-    options.kdf.mk_iterations = 1000;
-    auto storage =
-        StorageDriver::Open(StoragePaths::ForSecretStore(secrets_->paths()), secrets_.get(), options);
-    ASSERT_TRUE(storage.has_value()) << storage.error().message();
-    storage_ = std::move(*storage);
-    pool_dir_ = dir_.path() + "/pool";
-    ASSERT_EQ(::mkdir(pool_dir_.c_str(), 0755), 0);
-    ASSERT_TRUE(storage_
-                    ->DefinePool("<pool type='dir'><name>p1</name><target><path>" + pool_dir_ +
-                                 "</path></target></pool>")
-                    .has_value());
-    ASSERT_TRUE(storage_->StartPool("p1").has_value());
+    OpenDrivers();
     path_ = pool_dir_ + "/v.luks";
     // The volume's secret has a value: a broken volume is refused whatever secret it has.
-    ASSERT_TRUE(secrets_
-                    ->DefineXml(Caller{},
-                                std::string("<secret ephemeral='no' private='yes'><uuid>") + kUuid +
-                                    "</uuid><usage type='volume'><volume>" + path_ +
-                                    "</volume></usage></secret>",
-                                0)
-                    .has_value());
+    DefineVolumeSecret(kUuid, path_);
     ASSERT_TRUE(secrets_->SetValue(Caller{}, *Uuid::Parse(kUuid), SecretBytes(std::string_view("letmein")), 0)
                     .has_value());
     LuksFormatOptions luks;
-    luks.kdf = options.kdf;
+    luks.kdf = options_.kdf;
     auto image = LuksImage::Create(path_, 0600, 65536, SecretBytes(std::string_view("letmein")), luks);
     ASSERT_TRUE(image.has_value()) << image.error().message();
   }
@@ -124,10 +104,6 @@ class VolumeDamagedTest : public ::testing::TestWithParam<Defect> {
     return "internal error: cannot open LUKS volume '" + path_ + "': " + defect.reason;
   }
 
-  TempDir dir_;
-  std::unique_ptr<SecretDriver> secrets_;
-  std::unique_ptr<StorageDriver> storage_;
-  std::string pool_dir_;
   std::string path_;
 };
 

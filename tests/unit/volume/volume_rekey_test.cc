@@ -14,12 +14,14 @@
 #include "volume/luks_image.h"
 #include "volume/qcow2_image.h"
 #include "volume/storage_driver.h"
+#include "volume_test_support.h"
 
 namespace vsecret::volume {
 namespace {
 
 using vsecret::test::FileExists;
 using vsecret::test::TempDir;
+using vsecret::test::VolumeDriverTest;
 using vsecret::test::WriteFileRaw;
 
 constexpr char kUuid[] = "0b0b0b0b-1111-2222-3333-444444444444";
@@ -31,32 +33,11 @@ std::string ErrorOf(const Result<T>& r) {
   return r ? std::string("(no error)") : r.error().message();
 }
 
-class VolumeRekeyTest : public ::testing::Test {
+class VolumeRekeyTest : public VolumeDriverTest<> {
  protected:
   void SetUp() override {
-    auto secrets = SecretDriver::Open(StorePaths::ForRoot(dir_.path() + "/root"));
-    ASSERT_TRUE(secrets.has_value()) << secrets.error().message();
-    secrets_ = std::move(*secrets);
-    options_.kdf.slot_iterations = 1000;
-    options_.kdf.mk_iterations = 1000;
-    auto storage =
-        StorageDriver::Open(StoragePaths::ForSecretStore(secrets_->paths()), secrets_.get(), options_);
-    ASSERT_TRUE(storage.has_value()) << storage.error().message();
-    storage_ = std::move(*storage);
-    pool_dir_ = dir_.path() + "/pool";
-    ASSERT_EQ(::mkdir(pool_dir_.c_str(), 0755), 0);
-    ASSERT_TRUE(storage_
-                    ->DefinePool("<pool type='dir'><name>p1</name><target><path>" + pool_dir_ +
-                                 "</path></target></pool>")
-                    .has_value());
-    ASSERT_TRUE(storage_->StartPool("p1").has_value());
-    ASSERT_TRUE(secrets_
-                    ->DefineXml(Caller{},
-                                std::string("<secret ephemeral='no' private='yes'><uuid>") + kUuid +
-                                    "</uuid><usage type='volume'><volume>" + pool_dir_ +
-                                    "/v1</volume></usage></secret>",
-                                0)
-                    .has_value());
+    OpenDrivers();
+    DefineVolumeSecret(kUuid, pool_dir_ + "/v1");
     SetSecret("old-pass");
   }
 
@@ -146,12 +127,6 @@ class VolumeRekeyTest : public ::testing::Test {
         (*image)->Write(0, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()}).has_value());
     ASSERT_TRUE((*image)->Flush().has_value());
   }
-
-  TempDir dir_;
-  StorageOptions options_;
-  std::unique_ptr<SecretDriver> secrets_;
-  std::unique_ptr<StorageDriver> storage_;
-  std::string pool_dir_;
 };
 
 RekeyRequest NewValue(std::string_view v) {

@@ -16,12 +16,14 @@
 #include "volume/luks_image.h"
 #include "volume/qcow2_image.h"
 #include "volume/storage_driver.h"
+#include "volume_test_support.h"
 
 namespace vsecret::volume {
 namespace {
 
 using vsecret::test::FileExists;
 using vsecret::test::TempDir;
+using vsecret::test::VolumeDriverTest;
 
 constexpr char kUuid[] = "0d0d0d0d-1111-2222-3333-444444444444";
 
@@ -43,27 +45,9 @@ class ValueWriteFailsEnv : public EnvWrapper {
   }
 };
 
-class VolumeSecretGenTest : public ::testing::Test {
+class VolumeSecretGenTest : public VolumeDriverTest<> {
  protected:
-  void SetUp() override {
-    auto secrets = SecretDriver::Open(StorePaths::ForRoot(dir_.path() + "/root"), &env_);
-    ASSERT_TRUE(secrets.has_value()) << secrets.error().message();
-    secrets_ = std::move(*secrets);
-    StorageOptions options;
-    options.kdf.slot_iterations = 1000;
-    options.kdf.mk_iterations = 1000;
-    auto storage =
-        StorageDriver::Open(StoragePaths::ForSecretStore(secrets_->paths()), secrets_.get(), options);
-    ASSERT_TRUE(storage.has_value()) << storage.error().message();
-    storage_ = std::move(*storage);
-    pool_dir_ = dir_.path() + "/pool";
-    ASSERT_EQ(::mkdir(pool_dir_.c_str(), 0755), 0);
-    ASSERT_TRUE(storage_
-                    ->DefinePool("<pool type='dir'><name>p1</name><target><path>" + pool_dir_ +
-                                 "</path></target></pool>")
-                    .has_value());
-    ASSERT_TRUE(storage_->StartPool("p1").has_value());
-  }
+  void SetUp() override { OpenDrivers(&env_); }
 
   // A defined volume secret, without a value unless one is given.
   void DefineSecret(const char* value = nullptr) {
@@ -113,11 +97,7 @@ class VolumeSecretGenTest : public ::testing::Test {
     return all ? all->size() : 999;
   }
 
-  TempDir dir_;
   ValueWriteFailsEnv env_;
-  std::unique_ptr<SecretDriver> secrets_;
-  std::unique_ptr<StorageDriver> storage_;
-  std::string pool_dir_;
 };
 
 TEST(GeneratePassphraseTest, SixtyFourHexCharactersFromTheKernel) {

@@ -16,12 +16,14 @@
 #include "volume/qcow2_image.h"
 #include "volume/storage_driver.h"
 #include "volume/transfer.h"
+#include "volume_test_support.h"
 
 namespace vsecret::volume {
 namespace {
 
 using vsecret::test::ReadFileOrEmpty;
 using vsecret::test::TempDir;
+using vsecret::test::VolumeDriverTest;
 using vsecret::test::WriteFileRaw;
 
 constexpr char kUuid[] = "0a0a0a0a-1111-2222-3333-444444444444";
@@ -39,27 +41,9 @@ std::string ErrorOf(const Result<T>& r) {
   return r ? std::string("(no error)") : r.error().message();
 }
 
-class VolumeStorageTest : public ::testing::Test {
+class VolumeStorageTest : public VolumeDriverTest<> {
  protected:
-  void SetUp() override {
-    auto secrets = SecretDriver::Open(StorePaths::ForRoot(dir_.path() + "/root"));
-    ASSERT_TRUE(secrets.has_value()) << secrets.error().message();
-    secrets_ = std::move(*secrets);
-    StorageOptions options;
-    options.kdf.slot_iterations = 1000;
-    options.kdf.mk_iterations = 1000;
-    auto storage =
-        StorageDriver::Open(StoragePaths::ForSecretStore(secrets_->paths()), secrets_.get(), options);
-    ASSERT_TRUE(storage.has_value()) << storage.error().message();
-    storage_ = std::move(*storage);
-    pool_dir_ = dir_.path() + "/pool";
-    ASSERT_EQ(::mkdir(pool_dir_.c_str(), 0755), 0);
-    ASSERT_TRUE(storage_
-                    ->DefinePool("<pool type='dir'><name>p1</name><target><path>" + pool_dir_ +
-                                 "</path></target></pool>")
-                    .has_value());
-    ASSERT_TRUE(storage_->StartPool("p1").has_value());
-  }
+  void SetUp() override { OpenDrivers(); }
 
   void DefineSecret(const std::string& usage_path, bool with_value = true, bool is_private = true) {
     const std::string xml = std::string("<secret ephemeral='no' private='") + (is_private ? "yes" : "no") +
@@ -79,11 +63,6 @@ class VolumeStorageTest : public ::testing::Test {
            "'/><encryption format='luks'><secret type='passphrase' uuid='" + kUuid +
            "'/></encryption></target></volume>";
   }
-
-  TempDir dir_;
-  std::unique_ptr<SecretDriver> secrets_;
-  std::unique_ptr<StorageDriver> storage_;
-  std::string pool_dir_;
 };
 
 TEST_F(VolumeStorageTest, PoolLifecycle) {
