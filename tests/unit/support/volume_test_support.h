@@ -16,6 +16,12 @@
 
 namespace vsecret::test {
 
+// The message of a failed Result, for assertion output and for comparing refusals.
+template <typename T>
+std::string ErrorOf(const Result<T>& r) {
+  return r ? std::string("(no error)") : r.error().message();
+}
+
 // Base is ::testing::Test or ::testing::TestWithParam<T>.
 template <class Base = ::testing::Test>
 class VolumeDriverTest : public Base {

@@ -22,6 +22,7 @@
 namespace vsecret::volume {
 namespace {
 
+using vsecret::test::ErrorOf;
 using vsecret::test::FileExists;
 using vsecret::test::ReadFileOrEmpty;
 using vsecret::test::TempDir;
@@ -31,11 +32,6 @@ using vsecret::test::WriteFileRaw;
 constexpr char kUuid[] = "0e0e0e0e-1111-2222-3333-444444444444";
 
 SecretBytes Bytes(std::string_view s) { return SecretBytes(s); }
-
-template <typename T>
-std::string ErrorOf(const Result<T>& r) {
-  return r ? std::string("(no error)") : r.error().message();
-}
 
 class VolumeConvertTest : public VolumeDriverTest<> {
  protected:

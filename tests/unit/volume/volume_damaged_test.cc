@@ -19,6 +19,7 @@
 namespace vsecret::volume {
 namespace {
 
+using vsecret::test::ErrorOf;
 using vsecret::test::ReadFileOrEmpty;
 using vsecret::test::TempDir;
 using vsecret::test::VolumeDriverTest;
@@ -106,11 +107,6 @@ class VolumeDamagedTest : public VolumeDriverTest<::testing::TestWithParam<Defec
 
   std::string path_;
 };
-
-template <typename T>
-std::string ErrorOf(const Result<T>& r) {
-  return r ? std::string("(no error)") : r.error().message();
-}
 
 TEST_F(VolumeDamagedTest, HealthyVolumeOpens) {
   ASSERT_TRUE(storage_->RefreshPool("p1").has_value());

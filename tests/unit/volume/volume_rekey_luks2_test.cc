@@ -19,6 +19,7 @@
 namespace vsecret::volume {
 namespace {
 
+using vsecret::test::ErrorOf;
 using vsecret::test::FileExists;
 using vsecret::test::ReadFileOrEmpty;
 using vsecret::test::TempDir;
@@ -28,11 +29,6 @@ using vsecret::test::WriteFileRaw;
 constexpr char kUuid[] = "0f0f0f0f-1111-2222-3333-444444444444";
 
 SecretBytes Bytes(std::string_view s) { return SecretBytes(s); }
-
-template <typename T>
-std::string ErrorOf(const Result<T>& r) {
-  return r ? std::string("(no error)") : r.error().message();
-}
 
 class VolumeRekeyLuks2Test : public VolumeDriverTest<> {
  protected:

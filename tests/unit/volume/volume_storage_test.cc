@@ -21,6 +21,7 @@
 namespace vsecret::volume {
 namespace {
 
+using vsecret::test::ErrorOf;
 using vsecret::test::ReadFileOrEmpty;
 using vsecret::test::TempDir;
 using vsecret::test::VolumeDriverTest;
@@ -36,11 +37,6 @@ std::vector<std::uint8_t> RandomData(std::size_t n, unsigned seed) {
 }
 
 // The message of a failed call, or a marker that fails the comparison when it succeeded.
-template <typename T>
-std::string ErrorOf(const Result<T>& r) {
-  return r ? std::string("(no error)") : r.error().message();
-}
-
 class VolumeStorageTest : public VolumeDriverTest<> {
  protected:
   void SetUp() override { OpenDrivers(); }
