@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -25,8 +26,10 @@ std::unexpected<Error> NoCredentials(const std::string& what) {
   return Fail(ErrorCode::kAuthFailed, ErrorDomain::kRemote, "authentication failed: " + what);
 }
 
-// Reads a line from the terminal; without echo for secrets. Empty when stdin is not a TTY.
-std::optional<std::string> Prompt(const std::string& question, bool secret) {
+// Reads a line from the terminal; without echo for secrets. Empty when stdin is not a TTY or
+// at end of input. The line goes straight into wiped memory: read(2) byte by byte, so no stdio
+// buffer and no std::string reallocation keeps a copy of a typed password.
+std::optional<SecretBytes> Prompt(const std::string& question, bool secret) {
   if (!::isatty(STDIN_FILENO)) return std::nullopt;
   std::fprintf(stderr, "%s", question.c_str());
   std::fflush(stderr);
@@ -37,14 +40,25 @@ std::optional<std::string> Prompt(const std::string& question, bool secret) {
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     restore = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
   }
-  std::string line;
-  int c;
-  while ((c = std::fgetc(stdin)) != EOF && c != '\n') line.push_back(static_cast<char>(c));
+  SecretBytes line;
+  bool got_newline = false;
+  for (;;) {
+    char c = 0;
+    ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (c == '\n') {
+      got_newline = true;
+      break;
+    }
+    line.Append(std::string_view(&c, 1));
+    c = 0;
+  }
   if (restore) {
     ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
     std::fprintf(stderr, "\n");
   }
-  if (c == EOF && line.empty()) return std::nullopt;
+  if (!got_newline && line.empty()) return std::nullopt;
   return line;
 }
 
@@ -133,18 +147,15 @@ SaslCredentials ClientSaslCredentials(const std::string& host) {
     if (!conf) return std::unexpected(conf.error());
     if (conf->authname) return *conf->authname;
     if (conf->username) return *conf->username;
-    if (auto typed = Prompt("Please enter your authentication name: ", false)) return *typed;
+    if (auto typed = Prompt("Please enter your authentication name: ", false))
+      return std::string(typed->AsStringView());
     return NoCredentials("no authentication name for " + host + " in auth.conf and no terminal to ask");
   };
   c.password = [load, host]() -> Result<SecretBytes> {
     const auto& conf = load();
     if (!conf) return std::unexpected(conf.error());
     if (conf->password) return conf->password->Clone();
-    if (auto typed = Prompt("Please enter your password: ", true)) {
-      SecretBytes pw{std::string_view(*typed)};
-      std::fill(typed->begin(), typed->end(), '\0');
-      return pw;
-    }
+    if (auto typed = Prompt("Please enter your password: ", true)) return std::move(*typed);
     return NoCredentials("no password for " + host + " in auth.conf and no terminal to ask");
   };
   return c;

@@ -189,6 +189,79 @@ class SaslTcpTest(unittest.TestCase):
         finally:
             c.close()
 
+    def test_credentials_typed_on_a_terminal_without_echo(self):
+        # No auth.conf entry for the host: vsecret asks on its terminal, as virsh does, and the
+        # password is not echoed back.
+        empty = os.path.join(self.dir, "auth-none.conf")
+        with open(empty, "w") as f:
+            f.write("# nothing for this host\n")
+        master, slave = os.openpty()
+        p = subprocess.Popen([paths.VSECRET, "-c", self.uri(), "secret-get-value", UUID], stdin=slave,
+                             stdout=subprocess.PIPE, stderr=slave,
+                             env=process.clean_env({"LIBVIRT_AUTH_FILE": empty}))
+        os.close(slave)
+        seen = b""
+        try:
+            for prompt, answer in ((b"Please enter your authentication name: ", USER),
+                                   (b"Please enter your password: ", PASSWORD)):
+                deadline = time.monotonic() + 20
+                while prompt not in seen:
+                    self.assertLess(time.monotonic(), deadline, seen)
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:
+                        chunk = b""
+                    self.assertTrue(chunk, "terminal closed before %r: %r" % (prompt, seen))
+                    seen += chunk
+                time.sleep(0.2)  # echo is switched off before the prompt is printed
+                os.write(master, answer.encode() + b"\n")
+            out, _ = p.communicate(timeout=30)
+            try:
+                while True:
+                    chunk = os.read(master, 4096)
+                    if not chunk:
+                        break
+                    seen += chunk
+            except OSError:
+                pass
+        finally:
+            if p.poll() is None:
+                process.stop_process(p)
+            os.close(master)
+        self.assertEqual((p.returncode, out.strip()), (0, b"c2FzbC1jYW5hcnktdmFsdWU="), seen)
+        self.assertIn(USER.encode(), seen)  # the name is echoed
+        self.assertNotIn(PASSWORD.encode(), seen)  # the password is not
+
+    def test_garbage_steps_and_repeated_failures_leave_the_daemon_serving(self):
+        init = lambda c: c.call(67)  # noqa: E731
+        start = rpc.xdr_string("DIGEST-MD5") + struct.pack(">iI", 0, 0)
+        garbage = struct.pack(">iI", 0, 5) + b"".join(struct.pack(">i", b) for b in b"\x00\xff=,\"")
+        c = rpc.RawConn.tcp("127.0.0.1", self.port, timeout=10)
+        try:
+            # Five failed attempts with a garbage answer to the challenge, each restarting the
+            # handshake as a client may; the fifth closes the connection.
+            for attempt in range(5):
+                header, _ = init(c)
+                self.assertEqual(header[5], 0, attempt)
+                header, _ = c.call(68, start)
+                self.assertEqual(header[5], 0, attempt)  # the server's challenge
+                self.assertEqual(rpc.describe(c.call(69, garbage)),
+                                 ("err", 45, 7, "authentication failed: authentication failed"), attempt)
+            self.assertEqual(c.sock.recv(1), b"")
+        finally:
+            c.close()
+        # A truncated START is a decode error, not a crash.
+        c = rpc.RawConn.tcp("127.0.0.1", self.port, timeout=10)
+        try:
+            init(c)
+            self.assertEqual(rpc.describe(c.call(68, rpc.xdr_string("DIGEST-MD5")[:6])),
+                             ("err", 39, 7, "Unable to decode message payload"))
+        finally:
+            c.close()
+        r = self.virsh(self.good, "secret-list")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(UUID, r.out)
+
     def test_silent_client_is_dropped_after_the_deadline(self):
         c = rpc.RawConn.tcp("127.0.0.1", self.port, timeout=10)
         try:
