@@ -51,16 +51,27 @@ if [ "$WHAT" = all ] || [ "$WHAT" = asan ]; then
   rm -rf "$logs" && mkdir -p "$logs"
   export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$logs/asan"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
+  export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0"
   # The gtest cases run as one process per core (gtest shards), not as one ctest process per
   # case: an ASan process of the unit-test binary costs about 0.7 s to start and exit (shadow
   # memory, the leak check), which for 1300 cases was 7 of the stage's minutes on 2 cores. A
   # failure or a sanitizer report in one case still fails the shard (abort_on_error, log_path).
+  # The SASL cases run Cyrus's DIGEST-MD5, whose known leak is suppressed by its module name
+  # (scripts/lsan-suppressions.txt); that needs whole allocation stacks, i.e. the slow unwinder,
+  # which costs too much for the other cases. So they are a shard of their own.
   pids=()
   for ((i = 0; i < JOBS; i++)); do
     GTEST_TOTAL_SHARDS="$JOBS" GTEST_SHARD_INDEX="$i" timeout 1800 \
-      build-asan/tests/vsecret_unit_tests --gtest_brief=1 >"build-asan/unit-shard-$i.log" 2>&1 &
+      build-asan/tests/vsecret_unit_tests --gtest_brief=1 --gtest_filter='-Sasl*' \
+      >"build-asan/unit-shard-$i.log" 2>&1 &
     pids+=("$!")
   done
+  if ! ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" timeout 600 \
+      build-asan/tests/vsecret_unit_tests --gtest_brief=1 --gtest_filter='Sasl*' >build-asan/unit-sasl.log 2>&1; then
+    cat build-asan/unit-sasl.log >&2
+    echo "sanitize: SASL unit tests FAILED under ASan+UBSan" >&2
+    status=1
+  fi
   for ((i = 0; i < JOBS; i++)); do
     if wait "${pids[$i]}"; then
       tail -n 3 "build-asan/unit-shard-$i.log"
@@ -76,7 +87,7 @@ if [ "$WHAT" = all ] || [ "$WHAT" = asan ]; then
     echo "sanitize: the test suite FAILED under ASan+UBSan" >&2
     status=1
   fi
-  unset ASAN_OPTIONS UBSAN_OPTIONS
+  unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
   no_reports "$logs" "ASan/UBSan" || status=1
 fi
 
